@@ -1,0 +1,61 @@
+"""bayestune: Gaussian-process Bayesian optimization of deep-learning hyperparameters.
+
+The public API is what ``__all__`` lists; everything else is private.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bayestune import exceptions, pruners, samplers
+from bayestune.exceptions import (
+    BayesTuneError,
+    DuplicatedStudyError,
+    InvalidParamError,
+    InvalidSpaceError,
+    InvalidValueError,
+    NoCompletedTrialsError,
+    StorageError,
+    StudyMismatchError,
+    TrialAlreadyFinishedError,
+    TrialPruned,
+    UnknownTrialError,
+)
+from bayestune.space import Categorical, Float, Int, Space
+from bayestune.study import Study, load_study
+from bayestune.trial import FrozenTrial, Trial, TrialState
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # search spaces
+    "Space",
+    "Float",
+    "Int",
+    "Categorical",
+    # studies and trials
+    "Study",
+    "load_study",
+    "Trial",
+    "FrozenTrial",
+    "TrialState",
+    # submodules
+    "samplers",
+    "pruners",
+    "exceptions",
+    # errors
+    "BayesTuneError",
+    "InvalidSpaceError",
+    "InvalidParamError",
+    "InvalidValueError",
+    "UnknownTrialError",
+    "TrialAlreadyFinishedError",
+    "StorageError",
+    "StudyMismatchError",
+    "DuplicatedStudyError",
+    "NoCompletedTrialsError",
+    "TrialPruned",
+]

@@ -1,0 +1,92 @@
+"""Exhaustive grid search over a finite product of values."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from bayestune.exceptions import InvalidParamError, InvalidValueError
+from bayestune.samplers.base import Direction, Sampler, Suggestion
+from bayestune.space import Categorical, Float, Int, Space
+from bayestune.trial import FrozenTrial
+
+__all__ = ["GridSampler"]
+
+logger = logging.getLogger(__name__)
+
+
+class GridSampler(Sampler):
+    """Visit every point of a grid once, in a seeded random order.
+
+    Args:
+        grid: Optional explicit values per parameter (``{"lr": [1e-3, 1e-2]}``).
+            Parameters not listed get ``n_points`` values evenly spaced in the cube
+            (so log-spaced on log dimensions), every value of small ``Int`` ranges, and
+            every choice of a ``Categorical``.
+        n_points: Values per unlisted continuous dimension.
+        seed: Seed of the visiting order.
+    """
+
+    def __init__(
+        self,
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        n_points: int = 5,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 1:
+            raise InvalidValueError(f"n_points must be a positive int, got {n_points=!r}")
+        self.grid = {k: list(v) for k, v in (grid or {}).items()}
+        for k, v in self.grid.items():
+            if not v:
+                raise InvalidValueError(f"grid values for {k!r} must not be empty")
+        self.n_points = n_points
+        self.seed = seed
+        self._cache: tuple[Space, list[dict[str, Any]]] | None = None
+
+    def _axis(self, name: str, dim: Float | Int | Categorical) -> list[Any]:
+        if name in self.grid:
+            bad = [v for v in self.grid[name] if not dim.contains(v)]
+            if bad:
+                raise InvalidParamError(f"grid values {bad} for {name!r} are outside {dim!r}")
+            return [dim.cast(v) for v in self.grid[name]]
+        if isinstance(dim, Categorical):
+            return list(dim.choices)
+        if isinstance(dim, Int) and dim.n_values <= self.n_points:
+            return list(range(dim.low, dim.high + 1, dim.step))
+        vals = [dim.from_cube(u) for u in np.linspace(0.0, 1.0, self.n_points)]
+        return list(dict.fromkeys(vals))
+
+    def points(self, space: Space) -> list[dict[str, Any]]:
+        """Every grid configuration, in visiting order."""
+        if self._cache is not None and self._cache[0] == space:
+            return self._cache[1]
+        unknown = set(self.grid) - set(space.names)
+        if unknown:
+            raise InvalidParamError(f"grid names unknown parameter(s) {sorted(unknown)}")
+        axes = [self._axis(n, space[n]) for n in space.names]
+        pts = [dict(zip(space.names, combo)) for combo in itertools.product(*axes)]
+        order = np.random.default_rng(self.seed).permutation(len(pts))
+        pts = [pts[i] for i in order]
+        self._cache = (space, pts)
+        return pts
+
+    def _visited(self, space: Space, trials: Sequence[FrozenTrial]) -> set[tuple]:
+        return {tuple(repr(t.params.get(n)) for n in space.names) for t in trials if t.params}
+
+    def sample(
+        self, space: Space, trials: Sequence[FrozenTrial], direction: Direction, number: int
+    ) -> Suggestion:
+        pts = self.points(space)
+        seen = self._visited(space, trials)
+        for p in pts:
+            if tuple(repr(p[n]) for n in space.names) not in seen:
+                return Suggestion(dict(p), {"sampler": "grid"})
+        logger.warning("grid of %d points is exhausted; repeating a grid point", len(pts))
+        return Suggestion(dict(pts[number % len(pts)]), {"sampler": "grid"})
+
+    def is_exhausted(self, space: Space, trials: Sequence[FrozenTrial]) -> bool:
+        return len(self._visited(space, trials)) >= len(self.points(space))

@@ -1,0 +1,98 @@
+"""The storage protocol: where a study's description and trials live.
+
+A storage holds any number of studies, each identified by name. Every method is
+atomic: the numbering of trials, the WAITING -> RUNNING hand-over and the RUNNING ->
+finished transition happen inside one critical section, so several workers sharing one
+storage never get the same trial or tell one twice.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bayestune.trial import FrozenTrial, TrialState
+
+__all__ = ["Storage", "StudyRecord"]
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """What a storage knows about a study apart from its trials.
+
+    Attributes:
+        name: The study's name.
+        space: ``Space.to_dict()``.
+        direction: ``"minimize"`` or ``"maximize"``.
+        settings: Sampler and study settings (JSON-ready), e.g. ``{"seed": 0}``.
+    """
+
+    name: str
+    space: Mapping[str, Any]
+    direction: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Storage(abc.ABC):
+    """Abstract storage. Implementations: memory (default) and SQLite."""
+
+    @abc.abstractmethod
+    def create_study(self, record: StudyRecord) -> None:
+        """Create a study; raises DuplicatedStudyError if the name exists."""
+
+    @abc.abstractmethod
+    def get_study(self, name: str) -> StudyRecord | None:
+        """The study's record, or None if there is no study of that name."""
+
+    @abc.abstractmethod
+    def list_studies(self) -> list[str]:
+        """Names of the studies held."""
+
+    @abc.abstractmethod
+    def create_trial(
+        self,
+        name: str,
+        state: TrialState,
+        params: Mapping[str, Any] | None = None,
+        value: float | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> FrozenTrial:
+        """Append a trial with the next number and return it."""
+
+    @abc.abstractmethod
+    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
+        """Atomically turn the oldest WAITING trial into RUNNING and return it."""
+
+    @abc.abstractmethod
+    def set_trial_params(
+        self, name: str, number: int, params: Mapping[str, Any],
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> FrozenTrial:
+        """Set the params of a RUNNING trial (once the sampler chose them)."""
+
+    @abc.abstractmethod
+    def finish_trial(
+        self, name: str, number: int, state: TrialState, value: float | None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> FrozenTrial:
+        """RUNNING -> ``state``. Raises UnknownTrialError or TrialAlreadyFinishedError."""
+
+    @abc.abstractmethod
+    def report(self, name: str, number: int, step: int, value: float) -> None:
+        """Record an intermediate value of a RUNNING trial."""
+
+    @abc.abstractmethod
+    def set_user_attr(self, name: str, number: int, key: str, value: Any) -> None:
+        """Set a user attribute of a trial."""
+
+    @abc.abstractmethod
+    def get_trials(
+        self, name: str, states: Sequence[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """All trials of a study (optionally only some states), by number."""
+
+    @abc.abstractmethod
+    def get_trial(self, name: str, number: int) -> FrozenTrial:
+        """One trial; raises UnknownTrialError."""
