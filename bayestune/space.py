@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +52,8 @@ class Float:
             raise InvalidSpaceError(f"Float bounds must be finite, got {low=}, {high=}")
         if low >= high:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
+        if not math.isfinite(float(high) - float(low)):  # the cube mapping would overflow
+            raise InvalidSpaceError(f"high - low must be finite, got {low=}, {high=}")
         if self.log and low <= 0:
             raise InvalidSpaceError(f"log=True needs low > 0, got {low=}")
         object.__setattr__(self, "low", float(low))
@@ -258,7 +260,7 @@ class Categorical:
         return {"type": "categorical", "choices": list(self.choices), "default": self.default}
 
 
-Dimension = Union[Float, Int, Categorical]
+Dimension = Float | Int | Categorical
 
 
 def _dim_from_dict(d: Mapping[str, Any]) -> Dimension:
@@ -451,3 +453,10 @@ class Space:
         if not isinstance(data, Mapping):
             raise InvalidSpaceError(f"a space description must be a dict, got {data!r}")
         return cls({n: _dim_from_dict(d) for n, d in data.items()})
+
+
+def is_duplicate(x: np.ndarray, seen: np.ndarray, tol: float = 1e-7) -> bool:
+    """True when canonical cube point ``x`` (``d``) matches a row of ``seen`` (``m x d``)."""
+    if seen.size == 0:
+        return False
+    return bool(np.any(np.max(np.abs(seen - x[None, :]), axis=1) < tol))

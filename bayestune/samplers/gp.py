@@ -1,7 +1,255 @@
-"""GP sampler (work in progress: engine being written)."""
+"""The default sampler: a Gaussian-process surrogate with (log) expected improvement.
+
+One suggestion runs six stages, each a plain function (see ``bayestune.gp``):
+
+1. encode completed, pruned, failed and pending trials into the unit cube;
+2. orient the values (always maximize inside) and warp them (:mod:`bayestune.gp.transforms`);
+3. fit the objective GP, and a feasibility GP when trials failed, warm-started from the
+   hyperparameters stored with the latest GP trial (:mod:`bayestune.gp.model`);
+4. build LogEI, or qLogEI with the pending points, times P(ok) (:mod:`bayestune.gp.acquisition`);
+5. maximize it over the mixed space (:mod:`bayestune.gp.optimize`);
+6. decode back to user values.
+
+Until ``n_startup_trials`` trials exist (enqueued ones included) suggestions come from a
+scrambled Sobol sequence; they also come from it, with a log message, whenever the
+history cannot support a model (no completed trial, all values equal, a numerical
+failure).
+"""
+
 from __future__ import annotations
-from bayestune.samplers.sobol import SobolSampler
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bayestune.exceptions import InvalidValueError
+from bayestune.samplers.base import Direction, Sampler, Suggestion
+from bayestune.samplers.sobol import sobol_point
+from bayestune.space import Space, is_duplicate
+from bayestune.trial import FrozenTrial, TrialState
+
+__all__ = ["GPSampler", "History", "encode_history"]
+
+logger = logging.getLogger(__name__)
+
+_ACQ = ("logei", "ucb")
+_FAIL = ("feasibility", "impute", "ignore")
 
 
-class GPSampler(SobolSampler):
-    pass
+@dataclass(frozen=True)
+class History:
+    """Trials encoded into the cube (stage 1).
+
+    Attributes:
+        X: ``n x d`` points of trials with a value (COMPLETE, and PRUNED with a value).
+        values: ``n`` values, user orientation.
+        X_failed: ``f x d`` points of FAILED trials.
+        X_pending: ``p x d`` points of RUNNING trials.
+        X_seen: ``(n + f + p) x d``: every point not to propose again.
+        warm_state: GP hyperparameters stored with the most recent GP trial, or None.
+        n_started: Trials that hold a configuration (any state but WAITING).
+    """
+
+    X: np.ndarray
+    values: np.ndarray
+    X_failed: np.ndarray
+    X_pending: np.ndarray
+    X_seen: np.ndarray
+    warm_state: Mapping[str, Any] | None
+    n_started: int
+
+
+def encode_history(space: Space, trials: Sequence[FrozenTrial]) -> History:
+    """Stage 1: sort trials by role and encode them (see :class:`History`)."""
+    d = len(space)
+    ok, vals, failed, pending = [], [], [], []
+    warm, warm_number, started = None, -1, 0
+    for t in trials:
+        if not t.params or t.state is TrialState.WAITING:
+            continue
+        try:
+            x = space.encode(t.params)
+        except (KeyError, ValueError, TypeError):
+            continue  # a configuration from an older space: not ours to model
+        started += 1
+        if t.state is TrialState.COMPLETE and t.value is not None:
+            ok.append(x)
+            vals.append(t.value)
+        elif t.state is TrialState.PRUNED and t.value is not None and np.isfinite(t.value):
+            ok.append(x)  # a pessimistic value: the run was stopped early for doing badly
+            vals.append(t.value)
+        elif t.state is TrialState.FAILED:
+            failed.append(x)
+        elif t.state is TrialState.RUNNING:
+            pending.append(x)
+        gp_state = t.system_attrs.get("gp_state")
+        if gp_state and t.number > warm_number:
+            warm, warm_number = gp_state, t.number
+
+    def arr(rows: list) -> np.ndarray:
+        return np.array(rows, dtype=float).reshape(-1, d)
+
+    X, Xf, Xp = arr(ok), arr(failed), arr(pending)
+    return History(X=X, values=np.array(vals, dtype=float), X_failed=Xf, X_pending=Xp,
+                   X_seen=np.concatenate([X, Xf, Xp]), warm_state=warm, n_started=started)
+
+
+class GPSampler(Sampler):
+    """Gaussian-process Bayesian optimization (the default sampler).
+
+    Args:
+        seed: Seed; the suggestion for trial ``n`` depends only on ``(seed, history)``.
+            None draws one at construction (stored with a persistent study).
+        n_startup_trials: Space-filling (Sobol) trials before the GP takes over;
+            default ``min(10, max(5, 2 * d))``.
+        acquisition: ``"logei"`` (LogEI; qLogEI with pending trials) or ``"ucb"``.
+        ucb_beta: UCB's exploration weight (``μ + sqrt(β) σ``).
+        failure_mode: How failed trials steer the search: ``"feasibility"`` (default: a
+            GP classifier's P(ok) multiplies EI), ``"impute"`` (failed points get the
+            worst observed value) or ``"ignore"``.
+        warp_outputs: Yeo-Johnson output warp for heavy-tailed losses (default True).
+        n_raw_samples: Sobol candidates scored before gradient ascent.
+        n_restarts: Starts of the gradient-based acquisition optimization.
+        max_points: Largest history modelled exactly; beyond it the best 20% and a
+            seeded random subset of the rest are kept (exact GPs cost O(n³)).
+        num_threads: torch intra-op threads used while suggesting (restored after);
+            1 is fastest at these matrix sizes. None leaves torch's setting alone.
+    """
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        *,
+        n_startup_trials: int | None = None,
+        acquisition: str = "logei",
+        ucb_beta: float = 4.0,
+        failure_mode: str = "feasibility",
+        warp_outputs: bool = True,
+        n_raw_samples: int = 512,
+        n_restarts: int = 6,
+        max_points: int = 2000,
+        num_threads: int | None = 1,
+    ) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidValueError(f"seed must be an int or None, got {seed=!r}")
+        if n_startup_trials is not None and (isinstance(n_startup_trials, bool) or not
+                                             isinstance(n_startup_trials, int)
+                                             or n_startup_trials < 1):
+            raise InvalidValueError(
+                f"n_startup_trials must be a positive int, got {n_startup_trials=!r}")
+        if acquisition not in _ACQ:
+            raise InvalidValueError(f"acquisition must be one of {_ACQ}, got {acquisition=!r}")
+        if failure_mode not in _FAIL:
+            raise InvalidValueError(f"failure_mode must be one of {_FAIL}, got {failure_mode=!r}")
+        for nm, v, lo in (("n_raw_samples", n_raw_samples, 1), ("n_restarts", n_restarts, 1),
+                          ("max_points", max_points, 10)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise InvalidValueError(f"{nm} must be an int >= {lo}, got {nm}={v!r}")
+        if not ucb_beta > 0:
+            raise InvalidValueError(f"ucb_beta must be > 0, got {ucb_beta=!r}")
+        self.seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
+        self.n_startup_trials = n_startup_trials
+        self.acquisition = acquisition
+        self.ucb_beta = float(ucb_beta)
+        self.failure_mode = failure_mode
+        self.warp_outputs = bool(warp_outputs)
+        self.n_raw_samples = n_raw_samples
+        self.n_restarts = n_restarts
+        self.max_points = max_points
+        if num_threads is not None and (isinstance(num_threads, bool)
+                                        or not isinstance(num_threads, int) or num_threads < 1):
+            raise InvalidValueError(f"num_threads must be a positive int or None, got "
+                                    f"{num_threads=!r}")
+        self.num_threads = num_threads
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": "GPSampler", "seed": self.seed, "n_startup_trials": self.n_startup_trials,
+                "acquisition": self.acquisition, "failure_mode": self.failure_mode,
+                "warp_outputs": self.warp_outputs}
+
+    def _seed_for(self, number: int) -> int:
+        return (self.seed * 1_000_003 + number) % 2**31
+
+    def startup_count(self, space: Space) -> int:
+        if self.n_startup_trials is not None:
+            return self.n_startup_trials
+        return min(10, max(5, 2 * len(space)))
+
+    # -- stages -----------------------------------------------------------------------------
+    def _space_filling(self, space: Space, h: History, number: int, why: str) -> Suggestion:
+        if why:
+            logger.info("GPSampler: %s; using a space-filling (Sobol) point", why)
+        for k in range(64):
+            x = space.canonicalize(sobol_point(space, self.seed, number + 7919 * k))[0]
+            if not is_duplicate(x, h.X_seen):
+                break
+        return Suggestion(space.decode(x), {"sampler": "sobol"})
+
+    def _subsample(self, h: History, sign: float, number: int) -> tuple[np.ndarray, np.ndarray]:
+        n = h.X.shape[0]
+        if n <= self.max_points:
+            return h.X, h.values
+        order = np.argsort(-sign * h.values, kind="stable")
+        n_top = self.max_points // 5
+        rest = np.random.default_rng([self.seed, number, 1]).choice(
+            order[n_top:], size=self.max_points - n_top, replace=False)
+        keep = np.sort(np.concatenate([order[:n_top], rest]))
+        logger.info("GPSampler: modelling %d of %d trials (max_points)", keep.size, n)
+        return h.X[keep], h.values[keep]
+
+    def fit_surrogate(self, space: Space, trials: Sequence[FrozenTrial],
+                      direction: Direction, number: int | None = None):
+        """Fit the GP surrogate of a history (stages 1-4), e.g. for plots.
+
+        Returns:
+            A :class:`bayestune.gp.surrogate.Surrogate`.
+
+        Raises:
+            InvalidValueError: when no trial has a finite value yet.
+        """
+        from bayestune.gp.model import torch_threads  # noqa: PLC0415 - heavy import
+        from bayestune.gp.surrogate import fit_surrogate  # noqa: PLC0415
+
+        h = encode_history(space, trials)
+        if h.X.shape[0] == 0:
+            raise InvalidValueError("no completed trial to fit a surrogate on")
+        number = len(trials) if number is None else number
+        sign = 1.0 if direction == "maximize" else -1.0
+        X, values = self._subsample(h, sign, number)
+        with torch_threads(self.num_threads):
+            return fit_surrogate(
+                space, X, values, sign=sign, X_failed=h.X_failed, X_pending=h.X_pending,
+                warm_state=h.warm_state, warp_outputs=self.warp_outputs,
+                failure_mode=self.failure_mode, acquisition=self.acquisition,  # type: ignore[arg-type]
+                ucb_beta=self.ucb_beta, seed=self._seed_for(number),
+            )
+
+    def sample(self, space: Space, trials: Sequence[FrozenTrial], direction: Direction,
+               number: int) -> Suggestion:
+        h = encode_history(space, trials)
+        if h.n_started < self.startup_count(space):
+            return self._space_filling(space, h, number, "")
+        if h.X.shape[0] == 0:
+            return self._space_filling(space, h, number, "no trial has completed yet")
+        if h.X.shape[0] < 2 or np.ptp(h.values) <= 1e-12 * max(1.0, np.abs(h.values).max()):
+            return self._space_filling(space, h, number, "all observed values are equal")
+        from bayestune.gp.model import torch_threads  # noqa: PLC0415
+        from bayestune.gp.optimize import optimize_acquisition  # noqa: PLC0415
+
+        try:
+            sur = self.fit_surrogate(space, trials, direction, number)
+            best = np.argsort(-sur.sign * sur.y_observed, kind="stable")[:5]
+            with torch_threads(self.num_threads):
+                x, _ = optimize_acquisition(
+                    sur.acquisition_function, space, X_best=sur.X_observed[best],
+                    X_seen=h.X_seen, seed=self._seed_for(number),
+                    n_raw=self.n_raw_samples, n_restarts=self.n_restarts,
+                )
+        except Exception as e:  # noqa: BLE001 - ask() must never fail on numerics
+            return self._space_filling(space, h, number, f"GP step failed ({e!r})")
+        attrs = {"sampler": "gp", "gp_state": dict(sur.state), "gp_status": sur.status}
+        return Suggestion(space.decode(x), attrs)
+

@@ -68,7 +68,7 @@ class GridSampler(Sampler):
         if unknown:
             raise InvalidParamError(f"grid names unknown parameter(s) {sorted(unknown)}")
         axes = [self._axis(n, space[n]) for n in space.names]
-        pts = [dict(zip(space.names, combo)) for combo in itertools.product(*axes)]
+        pts = [dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*axes)]
         order = np.random.default_rng(self.seed).permutation(len(pts))
         pts = [pts[i] for i in order]
         self._cache = (space, pts)
@@ -89,4 +89,6 @@ class GridSampler(Sampler):
         return Suggestion(dict(pts[number % len(pts)]), {"sampler": "grid"})
 
     def is_exhausted(self, space: Space, trials: Sequence[FrozenTrial]) -> bool:
-        return len(self._visited(space, trials)) >= len(self.points(space))
+        # Only grid points count: an enqueued off-grid configuration must not end the grid.
+        seen = self._visited(space, trials)
+        return all(tuple(repr(p[n]) for n in space.names) in seen for p in self.points(space))

@@ -1,0 +1,199 @@
+"""A fitted surrogate: the objective GP, the feasibility GP and the output warp.
+
+``fit_surrogate`` runs stages 2-4 of a suggestion (warp the values, fit the models,
+build the acquisition); :class:`Surrogate` then answers in numpy, in the objective's
+own units, for the sampler, plots and diagnostics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from botorch.acquisition import AcquisitionFunction
+
+from bayestune.gp.acquisition import AcquisitionKind, build_acquisition, log_prob_feasible
+from bayestune.gp.model import DTYPE, build_model, fit_model, gp_settings, model_state
+from bayestune.gp.posterior import ExactPosteriorModel
+from bayestune.gp.transforms import OutputWarp, fit_output_warp
+from bayestune.space import Space
+
+__all__ = ["Surrogate", "Prediction", "fit_surrogate", "FailureMode"]
+
+logger = logging.getLogger(__name__)
+
+FailureMode = Literal["feasibility", "impute", "ignore"]
+_Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Posterior summary at ``n`` points.
+
+    Attributes:
+        mean: ``n`` posterior medians in objective units (the warp is monotone, so the
+            median maps exactly; the mean would not).
+        lower: ``n`` lower ends of the central 95% band, objective units.
+        upper: ``n`` upper ends, objective units.
+        std: ``n`` posterior standard deviations in the model's (warped) units.
+    """
+
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    std: np.ndarray
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A fitted GP surrogate of one study's history.
+
+    Attributes:
+        space: The search space.
+        sign: +1 when the objective is maximized, -1 when minimized (the model always
+            maximizes ``sign * value``).
+        warp: The fitted output warp (raw maximize-oriented values -> model values).
+        model: Exact posterior of the objective model.
+        feasibility_model: Exact posterior of the failure classifier, or None.
+        X_observed: ``n x d`` cube points the objective model saw.
+        y_observed: ``n`` values there, in objective units.
+        X_pending: ``p x d`` pending cube points.
+        best_f: Best model value (the incumbent of expected improvement).
+        acquisition_function: The botorch acquisition (``b x 1 x d -> b``).
+        state: JSON-ready hyperparameters of the fits (for warm starts).
+        status: How the fits went (``"warm"``, ``"cold"``, ``"fallback: ..."``).
+    """
+
+    space: Space
+    sign: float
+    warp: OutputWarp
+    model: ExactPosteriorModel
+    feasibility_model: ExactPosteriorModel | None
+    X_observed: np.ndarray
+    y_observed: np.ndarray
+    X_pending: np.ndarray
+    best_f: float
+    acquisition_function: AcquisitionFunction = field(repr=False)
+    state: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    status: str = ""
+
+    def _t(self, X: np.ndarray) -> torch.Tensor:
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if X.shape[-1] != len(self.space):
+            raise ValueError(f"expected points with {len(self.space)} columns, got {X.shape}")
+        return torch.as_tensor(X, dtype=DTYPE)
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        """Posterior at ``n x d`` cube points, in objective units."""
+        with torch.no_grad():
+            mean, var = self.model.mean_and_var(self._t(X))
+        mu, sd = mean.numpy(), var.sqrt().numpy()
+        lo = self.sign * self.warp.inverse(mu - _Z95 * sd)
+        hi = self.sign * self.warp.inverse(mu + _Z95 * sd)
+        med = self.sign * self.warp.inverse(mu)
+        return Prediction(mean=med, lower=np.minimum(lo, hi), upper=np.maximum(lo, hi), std=sd)
+
+    def acquisition(self, X: np.ndarray) -> np.ndarray:
+        """Acquisition values (log EI by default) at ``n x d`` cube points."""
+        with torch.no_grad():
+            return self.acquisition_function(self._t(X).unsqueeze(-2)).numpy().reshape(-1)
+
+    def feasibility(self, X: np.ndarray) -> np.ndarray:
+        """Probability that a run at each of ``n x d`` cube points does not fail."""
+        if self.feasibility_model is None:
+            return np.ones(np.atleast_2d(X).shape[0])
+        with torch.no_grad():
+            lp = log_prob_feasible(self.feasibility_model, self._t(X).unsqueeze(-2))
+        return np.exp(lp.numpy()).reshape(-1)
+
+    @property
+    def lengthscales(self) -> dict[str, float]:
+        """Fitted ARD lengthscale of each parameter (cube units; large = little effect)."""
+        ls = self.model.kernel.lengthscale.detach().reshape(-1).tolist()
+        return dict(zip(self.space.names, ls, strict=True))
+
+
+def _exact(model, X: torch.Tensor, y: torch.Tensor) -> ExactPosteriorModel:
+    return ExactPosteriorModel(
+        model.covar_module, float(model.mean_module.constant.detach()),
+        float(model.likelihood.noise.detach().reshape(-1)[0]), X, y,
+    )
+
+
+def fit_surrogate(
+    space: Space,
+    X: np.ndarray,
+    values: np.ndarray,
+    *,
+    sign: float,
+    X_failed: np.ndarray | None = None,
+    X_pending: np.ndarray | None = None,
+    warm_state: Mapping[str, Any] | None = None,
+    warp_outputs: bool = True,
+    failure_mode: FailureMode = "feasibility",
+    acquisition: AcquisitionKind = "logei",
+    ucb_beta: float = 4.0,
+    seed: int = 0,
+) -> Surrogate:
+    """Fit the surrogate of a history.
+
+    Args:
+        space: The search space.
+        X: ``n x d`` cube points of trials with a value (n >= 1).
+        values: ``n`` finite objective values (user orientation).
+        sign: +1 to maximize ``values``, -1 to minimize them.
+        X_failed: ``f x d`` cube points of failed trials.
+        X_pending: ``p x d`` cube points of pending trials.
+        warm_state: Hyperparameters of a previous fit (``Surrogate.state``).
+        warp_outputs: Apply the Yeo-Johnson output warp (else standardize only).
+        failure_mode: ``"feasibility"`` (classifier times EI), ``"impute"`` (failed
+            points enter the objective model with the worst observed value) or
+            ``"ignore"``.
+        acquisition: ``"logei"`` or ``"ucb"``.
+        ucb_beta: UCB's exploration weight.
+        seed: Seed of the quasi-MC samples used with pending points.
+
+    Raises:
+        torch.linalg.LinAlgError: only if even the fallback covariance is singular.
+    """
+    cat_dims = list(np.flatnonzero(space.categorical_mask))
+    d = len(space)
+    X_failed = np.zeros((0, d)) if X_failed is None else X_failed
+    X_pending = np.zeros((0, d)) if X_pending is None else X_pending
+    raw = sign * np.asarray(values, dtype=float)
+    warp = fit_output_warp(raw, power=warp_outputs)
+    z = warp.forward(raw)
+    Xm, zm = X, z
+    if failure_mode == "impute" and X_failed.shape[0]:
+        Xm = np.concatenate([X, X_failed])
+        zm = np.concatenate([z, np.full(X_failed.shape[0], z.min())])
+    Xt = torch.as_tensor(Xm, dtype=DTYPE)
+    zt = torch.as_tensor(zm, dtype=DTYPE)
+    warm = warm_state or {}
+    with gp_settings():
+        gp, status = fit_model(build_model(Xt, zt, cat_dims), warm.get("objective"))
+        model = _exact(gp, Xt, zt)
+        state: dict[str, Any] = {"objective": model_state(gp)}
+        feas = None
+        if failure_mode == "feasibility" and X_failed.shape[0]:
+            Xc = torch.as_tensor(np.concatenate([X, X_failed]), dtype=DTYPE)
+            lab = torch.cat([torch.ones(X.shape[0], dtype=DTYPE),
+                             -torch.ones(X_failed.shape[0], dtype=DTYPE)])
+            cgp, cstatus = fit_model(build_model(Xc, lab, cat_dims), warm.get("feasibility"))
+            feas = _exact(cgp, Xc, lab)
+            state["feasibility"] = model_state(cgp)
+            status = f"{status}; feasibility {cstatus}"
+        best_f = float(z.max())
+        Xp = torch.as_tensor(X_pending, dtype=DTYPE) if X_pending.shape[0] else None
+        acq = build_acquisition(model, best_f, kind=acquisition, X_pending=Xp,
+                                feasibility=feas, ucb_beta=ucb_beta, seed=seed)
+    return Surrogate(
+        space=space, sign=sign, warp=warp, model=model, feasibility_model=feas,
+        X_observed=np.asarray(X), y_observed=np.asarray(values, dtype=float),
+        X_pending=X_pending, best_f=best_f, acquisition_function=acq, state=state,
+        status=status,
+    )
