@@ -12,7 +12,12 @@
   space is ``log EI(x) + log Φ(μ_c / σ_c)``: the constrained EI of Gardner et al. (2014).
   Far from every trial ``μ_c`` reverts to the fitted constant mean (mostly positive when
   most trials run), so exploration is not shut off; next to failures ``P(ok)`` falls
-  towards zero and the search stops proposing there.
+  towards zero and the search stops proposing there. (The surrogate also imputes the
+  worst observed value at failed points in the objective model, see
+  :func:`bayestune.gp.surrogate.fit_surrogate`: without it the objective GP extrapolates
+  improvement across the edge of a failing region, and a classifier whose boundary is
+  still fuzzy does not outweigh that.) With UCB, which is not in log space, the same
+  ``log P(ok)`` is added as a log-barrier.
 """
 
 from __future__ import annotations

@@ -51,18 +51,18 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    with ExitStack() as stack:
-        try:  # BLAS threads of numpy/scipy (L-BFGS-B), when threadpoolctl is installed
-            from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    try:
+        with ExitStack() as stack:
+            try:  # BLAS threads of numpy/scipy (L-BFGS-B), when threadpoolctl is installed
+                from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
-            stack.enter_context(threadpool_limits(limits=n))
-        except ImportError:
-            pass
-        try:
+                stack.enter_context(threadpool_limits(limits=n, user_api="blas"))
+            except ImportError:
+                pass
+            torch.set_num_threads(n)
             yield
-        finally:
-            torch.set_num_threads(before)
+    finally:
+        torch.set_num_threads(before)
 
 
 def gp_settings() -> ExitStack:

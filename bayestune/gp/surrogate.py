@@ -150,9 +150,10 @@ def fit_surrogate(
         X_pending: ``p x d`` cube points of pending trials.
         warm_state: Hyperparameters of a previous fit (``Surrogate.state``).
         warp_outputs: Apply the Yeo-Johnson output warp (else standardize only).
-        failure_mode: ``"feasibility"`` (classifier times EI), ``"impute"`` (failed
-            points enter the objective model with the worst observed value) or
-            ``"ignore"``.
+        failure_mode: ``"feasibility"`` (default: a classifier's P(ok) multiplies EI,
+            and failed points also enter the objective model with the worst observed
+            value, so it does not extrapolate improvement into a region where runs
+            fail), ``"impute"`` (the imputation alone) or ``"ignore"``.
         acquisition: ``"logei"`` or ``"ucb"``.
         ucb_beta: UCB's exploration weight.
         seed: Seed of the quasi-MC samples used with pending points.
@@ -168,7 +169,7 @@ def fit_surrogate(
     warp = fit_output_warp(raw, power=warp_outputs)
     z = warp.forward(raw)
     Xm, zm = X, z
-    if failure_mode == "impute" and X_failed.shape[0]:
+    if failure_mode in ("impute", "feasibility") and X_failed.shape[0]:
         Xm = np.concatenate([X, X_failed])
         zm = np.concatenate([z, np.full(X_failed.shape[0], z.min())])
     Xt = torch.as_tensor(Xm, dtype=DTYPE)

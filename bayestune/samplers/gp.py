@@ -108,8 +108,9 @@ class GPSampler(Sampler):
         acquisition: ``"logei"`` (LogEI; qLogEI with pending trials) or ``"ucb"``.
         ucb_beta: UCB's exploration weight (``μ + sqrt(β) σ``).
         failure_mode: How failed trials steer the search: ``"feasibility"`` (default: a
-            GP classifier's P(ok) multiplies EI), ``"impute"`` (failed points get the
-            worst observed value) or ``"ignore"``.
+            GP classifier's P(ok) multiplies EI, and failed points enter the objective
+            model with the worst observed value), ``"impute"`` (the imputation alone)
+            or ``"ignore"`` (what Optuna does; for comparison).
         warp_outputs: Yeo-Johnson output warp for heavy-tailed losses (default True).
         n_raw_samples: Sobol candidates scored before gradient ascent.
         n_restarts: Starts of the gradient-based acquisition optimization.

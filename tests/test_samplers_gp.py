@@ -1,0 +1,180 @@
+"""GPSampler: degenerate histories, determinism, pending spread, failures steer away."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+import bayestune as bt
+from bayestune.samplers.gp import GPSampler, encode_history
+
+SPACE = bt.Space({"x": bt.Float(-5.0, 10.0), "y": bt.Float(0.0, 15.0)})
+
+
+def branin(x: float, y: float) -> float:
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
+
+
+def _study(n_startup: int = 4, **kw) -> bt.Study:
+    return bt.Study(SPACE, sampler=GPSampler(seed=0, n_startup_trials=n_startup, **kw))
+
+
+def test_startup_uses_sobol_then_the_gp():
+    s = _study()
+    for _ in range(6):
+        t = s.ask()
+        s.tell(t, branin(**t.params))
+    kinds = [t.system_attrs["sampler"] for t in s.trials]
+    assert kinds[:4] == ["sobol"] * 4 and kinds[4:] == ["gp", "gp"]
+    assert "objective" in s.trials[-1].system_attrs["gp_state"]
+
+
+@pytest.mark.parametrize("values", [
+    [],                                        # no trials
+    [1.0],                                     # one trial
+    [None, None, None, None, None],            # all failed
+    [2.0, 2.0, 2.0, 2.0, 2.0],                 # all equal
+    [1e12, 0.3, 1e12, 0.5, 1e12, 0.2],         # heavy tail
+])
+def test_ask_never_raises_on_degenerate_histories(values, caplog):
+    s = _study(n_startup=1)
+    for v in values:
+        t = s.ask()
+        s.tell(t, v)
+    with caplog.at_level(logging.INFO, logger="bayestune"):
+        t = s.ask()
+    assert SPACE.contains(t.params)
+    if values and all(v is None for v in values):
+        assert "no trial has completed" in caplog.text
+    if len(values) == 5 and values[0] == 2.0:
+        assert "all observed values are equal" in caplog.text
+
+
+def test_duplicated_points_do_not_break_the_fit():
+    s = _study(n_startup=1)
+    for v in (1.0, 2.0, 1.5, 3.0):
+        s.add_trial({"x": 1.0, "y": 2.0}, v)
+    s.add_trial({"x": 3.0, "y": 4.0}, 0.5)
+    t = s.ask()
+    assert SPACE.contains(t.params)
+    assert s.trials[-1].system_attrs["sampler"] == "gp"
+
+
+def test_same_seed_and_history_give_the_same_suggestion_in_a_fresh_sampler():
+    s = _study()
+    for _ in range(7):
+        t = s.ask()
+        s.tell(t, branin(**t.params))
+    trials = s.trials
+    a = GPSampler(seed=0, n_startup_trials=4).sample(SPACE, trials, "minimize", 7)
+    b = GPSampler(seed=0, n_startup_trials=4).sample(SPACE, trials, "minimize", 7)
+    assert a.params == b.params
+    assert a.attrs["gp_status"].startswith("warm")  # warm-started from the stored state
+
+
+def test_concurrent_asks_are_distinct_and_spread():
+    s = _study()
+    for _ in range(8):
+        t = s.ask()
+        s.tell(t, branin(**t.params))
+    pending = [s.ask() for _ in range(4)]
+    pts = SPACE.encode_many([t.params for t in pending])
+    dists = [np.linalg.norm(pts[i] - pts[j]) for i in range(4) for j in range(i)]
+    assert min(dists) > 1e-3
+    assert all(t.system_attrs["sampler"] == "gp" for t in s.trials[-4:])
+
+
+def test_finite_space_is_visited_without_repeats():
+    space = bt.Space({"n": bt.Int(0, 3), "c": bt.Categorical(["a", "b", "c"])})
+    s = bt.Study(space, sampler=GPSampler(seed=1, n_startup_trials=3))
+    seen = set()
+    for _ in range(12):
+        t = s.ask()
+        key = (t.params["n"], t.params["c"])
+        assert key not in seen
+        seen.add(key)
+        s.tell(t, (t.params["n"] - 2) ** 2 + (t.params["c"] == "b"))
+    assert len(seen) == 12
+
+
+def test_maximize_direction_is_respected():
+    s = bt.Study(SPACE, direction="maximize", sampler=GPSampler(seed=0, n_startup_trials=5))
+    for _ in range(15):
+        t = s.ask()
+        s.tell(t, -branin(**t.params))
+    assert s.best_value > -3.0
+
+
+def test_pruned_trials_enter_with_their_last_value_and_failed_ones_apart():
+    s = _study(n_startup=1)
+    t = s.ask()
+    t.report(0, 5.0)
+    s.tell(t, state=bt.TrialState.PRUNED)
+    t = s.ask()
+    s.tell(t, float("nan"))
+    t2 = s.ask()  # pending
+    h = encode_history(SPACE, [tr for tr in s.trials if tr.number != t2.number] + [])
+    assert h.X.shape[0] == 1 and h.values.tolist() == [5.0]
+    assert h.X_failed.shape[0] == 1
+    h2 = encode_history(SPACE, s.trials)
+    assert h2.X_pending.shape[0] == 1 and h2.X_seen.shape[0] == 3
+
+
+def test_invalid_settings_name_the_bad_value():
+    with pytest.raises(bt.InvalidValueError, match="acquisition"):
+        GPSampler(acquisition="ei")
+    with pytest.raises(bt.InvalidValueError, match="failure_mode"):
+        GPSampler(failure_mode="drop")
+    with pytest.raises(bt.InvalidValueError, match="n_startup_trials=0"):
+        GPSampler(n_startup_trials=0)
+    with pytest.raises(bt.InvalidValueError, match="seed='a'"):
+        GPSampler(seed="a")  # type: ignore[arg-type]
+
+
+def test_ucb_sampler_runs():
+    s = _study(acquisition="ucb")
+    for _ in range(6):
+        t = s.ask()
+        s.tell(t, branin(**t.params))
+    assert s.trials[-1].system_attrs["sampler"] == "gp"
+
+
+@pytest.mark.slow
+def test_gp_beats_random_on_branin():
+    gp = _study(n_startup=5)
+    rnd = bt.Study(SPACE, sampler=bt.samplers.RandomSampler(seed=0))
+    for s in (gp, rnd):
+        for _ in range(25):
+            t = s.ask()
+            s.tell(t, branin(**t.params))
+    assert gp.best_value < 0.6  # optimum 0.397887
+    assert gp.best_value < rnd.best_value
+
+
+def _cliff(lr: float, x: float) -> float | None:
+    """Loss falls as lr grows, until lr > 0.1 where training diverges (NaN)."""
+    if lr > 0.1:
+        return float("nan")
+    return -math.log10(lr) + 0.5 * (x - 0.5) ** 2
+
+
+@pytest.mark.slow
+def test_failures_steer_the_search_away_from_the_diverging_region():
+    space = bt.Space({"lr": bt.Float(1e-5, 1.0, log=True), "x": bt.Float(0.0, 1.0)})
+    failed_in_gp_phase = {}
+    for mode in ("feasibility", "ignore"):
+        s = bt.Study(space, sampler=GPSampler(seed=3, n_startup_trials=6, failure_mode=mode))
+        for _ in range(26):
+            t = s.ask()
+            s.tell(t, _cliff(**t.params))
+        gp_trials = s.trials[6:]
+        failed_in_gp_phase[mode] = sum(t.state is bt.TrialState.FAILED for t in gp_trials)
+        if mode == "feasibility":
+            last = gp_trials[-10:]
+            assert sum(t.state is bt.TrialState.FAILED for t in last) <= 2
+            assert s.best_params["lr"] > 0.03  # it still found the good edge of the cliff
+    assert failed_in_gp_phase["feasibility"] < failed_in_gp_phase["ignore"]
