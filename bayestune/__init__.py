@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from bayestune import exceptions, pruners, samplers
+from bayestune import exceptions, presets, pruners, samplers, training
 from bayestune.exceptions import (
     BayesTuneError,
     DuplicatedStudyError,
@@ -21,6 +21,7 @@ from bayestune.exceptions import (
     TrialPruned,
     UnknownTrialError,
 )
+from bayestune.lr_finder import LRRangeResult, lr_range_test
 from bayestune.space import Categorical, Float, Int, Space
 from bayestune.study import Study, load_study
 from bayestune.trial import FrozenTrial, Trial, TrialState
@@ -42,9 +43,14 @@ __all__ = [
     "Trial",
     "FrozenTrial",
     "TrialState",
+    # deep learning
+    "lr_range_test",
+    "LRRangeResult",
     # submodules
     "samplers",
     "pruners",
+    "presets",
+    "training",
     "exceptions",
     # errors
     "BayesTuneError",
