@@ -65,7 +65,7 @@ def _lbfgs(acq: AcqFn, X0: np.ndarray, free: np.ndarray, maxiter: int) -> np.nda
     z0 = X0[:, idx].reshape(-1)
     try:
         res = minimize(f, z0, jac=True, method="L-BFGS-B",
-                       bounds=[(0.0, 1.0)] * z0.size, options={"maxiter": maxiter})
+                       bounds=[(0.0, 1.0)] * z0.size, options={"maxiter": maxiter, "ftol": 1e-6})
         z = np.clip(res.x, 0.0, 1.0)
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
         logger.debug("L-BFGS-B on the acquisition failed (%s); keeping the starts", e)

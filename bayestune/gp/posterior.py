@@ -58,6 +58,9 @@ class ExactPosteriorModel(Model):
                 raise torch.linalg.LinAlgError("training covariance is not positive definite")
             self.L = L
             self.alpha = torch.cholesky_solve((y - self.mean_value).unsqueeze(-1), L)
+            # K⁻¹ itself: a variance then costs one matrix product instead of a
+            # triangular solve, which matters in the hundreds of calls per suggestion
+            self.K_inv = torch.cholesky_inverse(L)
 
     @property
     def batch_shape(self) -> torch.Size:
@@ -67,17 +70,15 @@ class ExactPosteriorModel(Model):
         """Posterior mean ``... x q`` and covariance ``... x q x q`` at ``... x q x d``."""
         Ks = self.kernel.forward(X, self.X)  # ... x q x n
         mean = self.mean_value + (Ks @ self.alpha).squeeze(-1)
-        V = torch.linalg.solve_triangular(self.L, Ks.transpose(-1, -2), upper=False)
-        cov = self.kernel.forward(X, X) - V.transpose(-1, -2) @ V
+        cov = self.kernel.forward(X, X) - (Ks @ self.K_inv) @ Ks.transpose(-1, -2)
         return mean, cov
 
     def mean_and_var(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and variance at ``... x d`` points (shapes ``...``)."""
         Ks = self.kernel.forward(X, self.X)
         mean = self.mean_value + (Ks @ self.alpha).squeeze(-1)
-        V = torch.linalg.solve_triangular(self.L, Ks.transpose(-1, -2), upper=False)
         prior_var = self.kernel.forward(X, X, diag=True)
-        var = (prior_var - V.pow(2).sum(-2)).clamp_min(1e-12)
+        var = (prior_var - ((Ks @ self.K_inv) * Ks).sum(-1)).clamp_min(1e-12)
         return mean, var
 
     def posterior(self, X: Tensor, output_indices=None, observation_noise=False,

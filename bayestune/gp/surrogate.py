@@ -27,6 +27,7 @@ __all__ = ["Surrogate", "Prediction", "fit_surrogate", "FailureMode"]
 logger = logging.getLogger(__name__)
 
 FailureMode = Literal["feasibility", "impute", "ignore"]
+FIT_POINTS = 300
 _Z95 = 1.959963984540054
 
 
@@ -124,6 +125,28 @@ def _exact(model, X: torch.Tensor, y: torch.Tensor) -> ExactPosteriorModel:
     )
 
 
+def _fit(X: torch.Tensor, y: torch.Tensor, cat_dims: list[int],
+         warm: Mapping[str, Any] | None, seed: int):
+    """Fit hyperparameters on at most ``FIT_POINTS`` points, condition on all of them.
+
+    Marginal-likelihood fits cost O(n³) per step; beyond a few hundred points the
+    hyperparameters hardly move with more data, so they are fitted on the best fifth of
+    the subset plus a seeded random sample of the rest, and the posterior then uses
+    every point (one Cholesky factorization).
+    """
+    n = X.shape[0]
+    Xf, yf = X, y
+    if n > FIT_POINTS:
+        order = torch.argsort(y, descending=True, stable=True)
+        n_top = FIT_POINTS // 5
+        g = torch.Generator().manual_seed(int(seed))
+        rest = order[n_top:][torch.randperm(n - n_top, generator=g)[: FIT_POINTS - n_top]]
+        idx = torch.sort(torch.cat([order[:n_top], rest])).values
+        Xf, yf = X[idx], y[idx]
+    gp, status = fit_model(build_model(Xf, yf, cat_dims), warm)
+    return gp, status, _exact(gp, X, y)
+
+
 def fit_surrogate(
     space: Space,
     X: np.ndarray,
@@ -176,16 +199,14 @@ def fit_surrogate(
     zt = torch.as_tensor(zm, dtype=DTYPE)
     warm = warm_state or {}
     with gp_settings():
-        gp, status = fit_model(build_model(Xt, zt, cat_dims), warm.get("objective"))
-        model = _exact(gp, Xt, zt)
+        gp, status, model = _fit(Xt, zt, cat_dims, warm.get("objective"), seed)
         state: dict[str, Any] = {"objective": model_state(gp)}
         feas = None
         if failure_mode == "feasibility" and X_failed.shape[0]:
             Xc = torch.as_tensor(np.concatenate([X, X_failed]), dtype=DTYPE)
             lab = torch.cat([torch.ones(X.shape[0], dtype=DTYPE),
                              -torch.ones(X_failed.shape[0], dtype=DTYPE)])
-            cgp, cstatus = fit_model(build_model(Xc, lab, cat_dims), warm.get("feasibility"))
-            feas = _exact(cgp, Xc, lab)
+            cgp, cstatus, feas = _fit(Xc, lab, cat_dims, warm.get("feasibility"), seed)
             state["feasibility"] = model_state(cgp)
             status = f"{status}; feasibility {cstatus}"
         best_f = float(z.max())

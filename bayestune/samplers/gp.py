@@ -241,9 +241,9 @@ class GPSampler(Sampler):
         from bayestune.gp.optimize import optimize_acquisition  # noqa: PLC0415
 
         try:
-            sur = self.fit_surrogate(space, trials, direction, number)
-            best = np.argsort(-sur.sign * sur.y_observed, kind="stable")[:5]
             with torch_threads(self.num_threads):
+                sur = self.fit_surrogate(space, trials, direction, number)
+                best = np.argsort(-sur.sign * sur.y_observed, kind="stable")[:5]
                 x, _ = optimize_acquisition(
                     sur.acquisition_function, space, X_best=sur.X_observed[best],
                     X_seen=h.X_seen, seed=self._seed_for(number),
