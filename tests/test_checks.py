@@ -1,0 +1,107 @@
+"""Input checks shared by the public entry points (bayestune/_checks.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import bayestune as bt
+from bayestune._checks import parse_direction, parse_state, parse_value, trial_number
+from bayestune.trial import FrozenTrial, Trial, TrialState
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("minimize", "minimize"), ("maximize", "maximize"), ("MAXIMIZE", "maximize"),
+])
+def test_direction_accepts_both_directions_case_insensitively(given, expected):
+    assert parse_direction(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["min", "", "ascend", None, 1, ["minimize"]])
+def test_unknown_direction_is_an_error_naming_it(bad):
+    with pytest.raises(bt.InvalidValueError, match="direction") as info:
+        parse_direction(bad)
+    assert repr(bad) in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1, 1.0), (-2.5, -2.5), (0, 0.0), (1e12, 1e12),
+    (np.float32(1.5), 1.5), (np.float64(2.0), 2.0), (np.int64(3), 3.0),
+    (np.array(4.0), 4.0), (np.array([5.0]), 5.0), (np.array([[6.0]]), 6.0),
+    (torch.tensor(7.0), 7.0), (torch.tensor([8.0]), 8.0),
+    (torch.tensor([9.0], requires_grad=True), 9.0), (torch.tensor(1.5, dtype=torch.float16), 1.5),
+])
+def test_numbers_and_one_element_arrays_and_tensors_are_accepted(value, expected):
+    assert parse_value(value) == expected
+    assert type(parse_value(value)) is float
+
+
+@pytest.mark.parametrize("value", [
+    None, float("nan"), float("inf"), -float("inf"), np.nan, np.float32("inf"),
+    torch.tensor(float("nan")), np.array([np.inf]),
+])
+def test_none_nan_and_inf_mean_a_failed_trial(value):
+    assert parse_value(value) is None
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("abc", "'abc'"),
+    ("0.5", "'0.5'"),
+    (b"1", "b'1'"),
+    (True, "True"),
+    (np.bool_(False), "False"),
+    ([1.0], "[1.0]"),
+    ({"loss": 1.0}, "{'loss': 1.0}"),
+    (1 + 2j, "(1+2j)"),
+    (torch.tensor([1.0, 2.0]), "(2,)"),
+    (torch.ones(2, 3), "(2, 3)"),
+    (torch.tensor([]), "(0,)"),
+    (np.array([1.0, 2.0]), "(2,)"),
+    (np.zeros((3, 1)), "(3, 1)"),
+])
+def test_a_value_that_is_not_a_number_is_an_error_naming_it(value, named):
+    with pytest.raises(bt.InvalidValueError) as info:
+        parse_value(value)
+    assert named in str(info.value)
+
+
+def test_trial_number_of_trials_ints_and_numpy_ints():
+    t = Trial(3, {"x": 1.0})
+    ft = FrozenTrial(4, TrialState.COMPLETE, {"x": 1.0}, 1.0)
+    assert trial_number(t) == 3
+    assert trial_number(ft) == 4
+    assert trial_number(5) == 5
+    assert trial_number(np.int64(6)) == 6
+    assert type(trial_number(np.int64(6))) is int
+
+
+@pytest.mark.parametrize("bad", ["3", 3.0, True, None, [3]])
+def test_trial_number_rejects_what_is_not_a_trial_or_an_int(bad):
+    with pytest.raises(bt.InvalidValueError) as info:
+        trial_number(bad)
+    assert repr(bad) in str(info.value)
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("complete", TrialState.COMPLETE), ("FAILED", TrialState.FAILED),
+    (TrialState.PRUNED, TrialState.PRUNED), ("pruned", TrialState.PRUNED),
+])
+def test_parse_state_accepts_finished_states(given, expected):
+    assert parse_state(given) is expected
+
+
+@pytest.mark.parametrize("bad", ["RUNNING", TrialState.WAITING, "done", 3])
+def test_parse_state_rejects_unfinished_or_unknown_states(bad):
+    with pytest.raises(bt.InvalidValueError) as info:
+        parse_state(bad)
+    text = str(info.value)
+    assert str(getattr(bad, "value", bad)) in text
+
+
+def test_parse_value_never_returns_a_non_finite_float():
+    for v in (1e308, -1e308, 5e-324):
+        out = parse_value(v)
+        assert out is not None and math.isfinite(out)
