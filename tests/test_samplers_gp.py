@@ -131,6 +131,8 @@ def test_invalid_settings_name_the_bad_value():
         GPSampler(failure_mode="drop")
     with pytest.raises(bt.InvalidValueError, match="n_startup_trials=0"):
         GPSampler(n_startup_trials=0)
+    with pytest.raises(bt.InvalidValueError, match="refit_growth=2"):
+        GPSampler(refit_growth=2)
     with pytest.raises(bt.InvalidValueError, match="seed='a'"):
         GPSampler(seed="a")  # type: ignore[arg-type]
 
@@ -178,3 +180,25 @@ def test_failures_steer_the_search_away_from_the_diverging_region():
             assert sum(t.state is bt.TrialState.FAILED for t in last) <= 2
             assert s.best_params["lr"] > 0.03  # it still found the good edge of the cliff
     assert failed_in_gp_phase["feasibility"] < failed_in_gp_phase["ignore"]
+
+
+def test_hyperparameters_are_reused_until_the_history_grows():
+    rng = np.random.default_rng(0)
+    s = bt.Study(SPACE, sampler=GPSampler(seed=0, refit_growth=0.05))
+    for x, y in zip(rng.uniform(-5, 10, 70), rng.uniform(0, 15, 70), strict=True):
+        s.add_trial({"x": float(x), "y": float(y)}, branin(float(x), float(y)))
+    statuses = []
+    for _ in range(5):
+        t = s.ask()
+        statuses.append(s.trials[-1].system_attrs["gp_status"])
+        s.tell(t, branin(**t.params))
+    assert statuses[0] == "cold"
+    assert statuses[1:4] == ["reused"] * 3  # 71..73 points < 70 * 1.05
+    assert statuses[4] == "warm"            # 74 points: refit from the previous fit
+    never = bt.Study(SPACE, sampler=GPSampler(seed=0, refit_growth=0.0))
+    for t in s.trials[:70]:
+        never.add_trial(t.params, t.value)
+    for _ in range(2):
+        t = never.ask()
+        never.tell(t, branin(**t.params))
+    assert [t.system_attrs["gp_status"] for t in never.trials[-2:]] == ["cold", "warm"]

@@ -55,7 +55,11 @@ class MixedMatern52Kernel(Kernel):
             idx = self.cont_dims
             a = x1[..., idx] / ls[..., idx]
             b = x2[..., idx] / ls[..., idx]
-            r2 = self.covar_dist(a, b, square_dist=True, diag=diag)
+            if diag:
+                r2 = (a - b).pow(2).sum(-1)
+            else:  # |a|² + |b|² - 2ab: few ops (inputs are cube-scaled, no cancellation issue)
+                r2 = (a.pow(2).sum(-1).unsqueeze(-1) + b.pow(2).sum(-1).unsqueeze(-2)
+                      - 2.0 * (a @ b.transpose(-1, -2))).clamp_min(0.0)
         if self.cat_dims:
             idx = self.cat_dims
             w = ls[..., idx].pow(-2)  # ... x 1 x c

@@ -153,7 +153,11 @@ def exact_mll(model: SingleTaskGP) -> Tensor:
     a = torch.cholesky_solve(r, L)
     res = -0.5 * (r * a).sum() - torch.log(torch.diagonal(L)).sum() \
         - 0.5 * n * math.log(2.0 * math.pi)
-    for _, module, prior, closure, _ in model.named_priors():
+    priors = getattr(model, "_bt_priors", None)
+    if priors is None:  # walking the module tree costs more than the algebra: do it once
+        priors = [(m, p, c) for _, m, p, c, _ in model.named_priors()]
+        model._bt_priors = priors
+    for module, prior, closure in priors:
         res = res + prior.log_prob(closure(module)).sum()
     return res / n
 
@@ -179,14 +183,20 @@ def _load_state(model: SingleTaskGP, state: Mapping[str, Any]) -> bool:
 
 
 def fit_model(
-    model: SingleTaskGP, warm_start: Mapping[str, Any] | None = None, maxiter: int = _MAXITER
+    model: SingleTaskGP, warm_start: Mapping[str, Any] | None = None, maxiter: int = _MAXITER,
+    reuse: bool = False,
 ) -> tuple[SingleTaskGP, str]:
     """Fit hyperparameters in place; never raises.
 
     Tries, in order: from ``warm_start`` (the previous fit), from the prior's mode, and
-    finally keeps the prior's mode with a larger noise floor. Returns the model in eval
-    mode and a short status (``"warm"``, ``"cold"`` or ``"fallback: <why>"``).
+    finally keeps the prior's mode with a larger noise floor. With ``reuse``, a valid
+    ``warm_start`` is taken as it is, without optimizing. Returns the model in eval
+    mode and a short status (``"reused"``, ``"warm"``, ``"cold"`` or
+    ``"fallback: <why>"``).
     """
+    if reuse and warm_start and _load_state(model, warm_start):
+        model.eval()
+        return model, "reused"
     initial = {k: v.detach().clone() for k, v in model.named_parameters()}
     attempts: list[tuple[str, Mapping[str, Any] | None]] = []
     if warm_start:

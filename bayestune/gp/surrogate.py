@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 FailureMode = Literal["feasibility", "impute", "ignore"]
 FIT_POINTS = 300
+REFIT_ALWAYS_BELOW = 60
 _Z95 = 1.959963984540054
 
 
@@ -126,15 +127,25 @@ def _exact(model, X: torch.Tensor, y: torch.Tensor) -> ExactPosteriorModel:
 
 
 def _fit(X: torch.Tensor, y: torch.Tensor, cat_dims: list[int],
-         warm: Mapping[str, Any] | None, seed: int):
+         warm: Mapping[str, Any] | None, seed: int, refit_growth: float):
     """Fit hyperparameters on at most ``FIT_POINTS`` points, condition on all of them.
 
     Marginal-likelihood fits cost O(n³) per step; beyond a few hundred points the
     hyperparameters hardly move with more data, so they are fitted on the best fifth of
     the subset plus a seeded random sample of the rest, and the posterior then uses
-    every point (one Cholesky factorization).
+    every point (one Cholesky factorization). Past ``REFIT_ALWAYS_BELOW`` points, the
+    previous hyperparameters are reused as they are until the data has grown by
+    ``refit_growth`` (a fraction) since they were fitted.
+
+    Returns:
+        The fitted gpytorch model, its status, the exact posterior on all points, and
+        the JSON-ready state (hyperparameters and the point count they were fitted on).
     """
     n = X.shape[0]
+    warm = dict(warm or {})
+    n_fit = warm.pop("n_fit", None)
+    reuse = (n >= REFIT_ALWAYS_BELOW and isinstance(n_fit, (int, float))
+             and n < n_fit * (1.0 + refit_growth))
     Xf, yf = X, y
     if n > FIT_POINTS:
         order = torch.argsort(y, descending=True, stable=True)
@@ -143,8 +154,9 @@ def _fit(X: torch.Tensor, y: torch.Tensor, cat_dims: list[int],
         rest = order[n_top:][torch.randperm(n - n_top, generator=g)[: FIT_POINTS - n_top]]
         idx = torch.sort(torch.cat([order[:n_top], rest])).values
         Xf, yf = X[idx], y[idx]
-    gp, status = fit_model(build_model(Xf, yf, cat_dims), warm)
-    return gp, status, _exact(gp, X, y)
+    gp, status = fit_model(build_model(Xf, yf, cat_dims), warm or None, reuse=reuse)
+    state = {**model_state(gp), "n_fit": n_fit if status == "reused" else n}
+    return gp, status, _exact(gp, X, y), state
 
 
 def fit_surrogate(
@@ -161,6 +173,7 @@ def fit_surrogate(
     acquisition: AcquisitionKind = "logei",
     ucb_beta: float = 4.0,
     seed: int = 0,
+    refit_growth: float = 0.0,
 ) -> Surrogate:
     """Fit the surrogate of a history.
 
@@ -180,6 +193,9 @@ def fit_surrogate(
         acquisition: ``"logei"`` or ``"ucb"``.
         ucb_beta: UCB's exploration weight.
         seed: Seed of the quasi-MC samples used with pending points.
+        refit_growth: Reuse the warm-start hyperparameters without refitting until the
+            data has grown by this fraction (only past ``REFIT_ALWAYS_BELOW`` points;
+            0 refits every time).
 
     Raises:
         torch.linalg.LinAlgError: only if even the fallback covariance is singular.
@@ -199,15 +215,17 @@ def fit_surrogate(
     zt = torch.as_tensor(zm, dtype=DTYPE)
     warm = warm_state or {}
     with gp_settings():
-        gp, status, model = _fit(Xt, zt, cat_dims, warm.get("objective"), seed)
-        state: dict[str, Any] = {"objective": model_state(gp)}
+        _, status, model, ostate = _fit(Xt, zt, cat_dims, warm.get("objective"), seed,
+                                        refit_growth)
+        state: dict[str, Any] = {"objective": ostate}
         feas = None
         if failure_mode == "feasibility" and X_failed.shape[0]:
             Xc = torch.as_tensor(np.concatenate([X, X_failed]), dtype=DTYPE)
             lab = torch.cat([torch.ones(X.shape[0], dtype=DTYPE),
                              -torch.ones(X_failed.shape[0], dtype=DTYPE)])
-            cgp, cstatus, feas = _fit(Xc, lab, cat_dims, warm.get("feasibility"), seed)
-            state["feasibility"] = model_state(cgp)
+            _, cstatus, feas, cstate = _fit(Xc, lab, cat_dims, warm.get("feasibility"), seed,
+                                            refit_growth)
+            state["feasibility"] = cstate
             status = f"{status}; feasibility {cstatus}"
         best_f = float(z.max())
         Xp = torch.as_tensor(X_pending, dtype=DTYPE) if X_pending.shape[0] else None
