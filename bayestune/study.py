@@ -7,21 +7,28 @@ configurations, the storage keeps every trial, the pruner judges intermediate va
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from bayestune import _serialize
 from bayestune._checks import parse_direction, parse_state, parse_value, trial_number
+from bayestune._heartbeat import Heartbeat, HeartbeatSettings, StaleAction
 from bayestune.exceptions import (
     DuplicatedStudyError,
     InvalidValueError,
     NoCompletedTrialsError,
     StudyMismatchError,
+    TrialAlreadyFinishedError,
 )
 from bayestune.pruners import NopPruner, Pruner
 from bayestune.samplers.base import Sampler
 from bayestune.space import Space
 from bayestune.storage import Storage, StudyRecord, get_storage
 from bayestune.trial import FrozenTrial, Trial, TrialState
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Study", "load_study"]
 
@@ -45,9 +52,16 @@ class Study:
         name: The study's name within the storage.
         load_if_exists: Reopen an existing study of that name (same space and direction)
             instead of raising :class:`DuplicatedStudyError`.
+        heartbeat_interval: Seconds between "still alive" marks on the trials this
+            object asked for (None: no heartbeat). Use it when workers may die.
+        grace_period: A RUNNING trial with no mark for this long (default twice the
+            interval) belongs to a dead worker: the next ``ask()`` of any worker fails it
+            with reason ``"stale heartbeat"``.
+        stale_trials: ``"fail"`` only, or ``"requeue"`` to also enqueue a WAITING copy
+            of the dead trial's configuration, so that it is evaluated again.
 
     Raises:
-        InvalidValueError: for an unknown direction.
+        InvalidValueError: for an unknown direction or a bad heartbeat option.
         StudyMismatchError: when reopening a study with another space or direction.
     """
 
@@ -62,6 +76,9 @@ class Study:
         storage: Storage | str | None = None,
         name: str | None = None,
         load_if_exists: bool = False,
+        heartbeat_interval: float | None = None,
+        grace_period: float | None = None,
+        stale_trials: StaleAction = "fail",
     ) -> None:
         if not isinstance(space, Space):
             raise InvalidValueError(f"space must be a bayestune.Space, got {space!r}")
@@ -86,16 +103,33 @@ class Study:
         self.name = name if name is not None else "default"
         if not isinstance(self.name, str) or not self.name:
             raise InvalidValueError(f"name must be a non-empty string, got {name!r}")
+        self._heartbeat_settings = HeartbeatSettings.parse(heartbeat_interval, grace_period,
+                                                           stale_trials)
         self._storage = get_storage(storage)
         self._stop_flag = False
         self._attach(load_if_exists)
+        self._heartbeat = self._make_heartbeat()
+
+    def _make_heartbeat(self) -> Heartbeat | None:
+        interval = self._heartbeat_settings.interval
+        return None if interval is None else Heartbeat(self._storage, self.name, interval)
+
+    def __getstate__(self) -> dict[str, Any]:  # for worker processes (n_jobs > 1)
+        state = dict(self.__dict__)
+        state["_heartbeat"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._heartbeat = self._make_heartbeat()
 
     def _attach(self, load_if_exists: bool) -> None:
         existing = self._storage.get_study(self.name)
         if existing is None:
             self._storage.create_study(StudyRecord(
                 name=self.name, space=self.space.to_dict(), direction=self.direction,
-                settings={"sampler": self.sampler.to_dict(), "pruner": self.pruner.to_dict()},
+                settings={"sampler": self.sampler.to_dict(), "pruner": self.pruner.to_dict(),
+                          "heartbeat": self._heartbeat_settings.to_dict()},
             ))
             return
         if not load_if_exists:
@@ -123,12 +157,23 @@ class Study:
         """Start a trial: an enqueued configuration first, else the sampler's proposal.
 
         The trial is RUNNING (pending) from the moment its number is reserved, so other
-        workers sharing the storage see it. Never raises on a degenerate history.
+        workers sharing the storage see it. Never raises on a degenerate history. With a
+        heartbeat, trials of dead workers are failed (or re-enqueued) first.
         """
+        hb = self._heartbeat_settings
+        if hb.grace_period is not None:
+            stale = self._storage.reap_stale_trials(self.name, hb.grace_period,
+                                                    requeue=hb.on_stale == "requeue")
+            if stale:
+                logger.warning("trial(s) %s had no heartbeat for %gs: marked FAILED%s", stale,
+                               hb.grace_period, " and re-enqueued" if hb.on_stale == "requeue"
+                               else "")
         waiting = self._storage.pop_waiting_trial(self.name)
         if waiting is not None:
+            self._beat(waiting.number)
             return Trial(waiting.number, dict(waiting.params), self)
         reserved = self._storage.create_trial(self.name, TrialState.RUNNING)
+        self._beat(reserved.number)
         try:
             trials = [t for t in self._storage.get_trials(self.name)
                       if t.number != reserved.number]
@@ -141,6 +186,7 @@ class Study:
                 self.name, reserved.number, TrialState.FAILED, None,
                 {"fail_reason": f"sampler failed: {e!r}"},
             )
+            self._unbeat(reserved.number)
             raise
         return Trial(rec.number, dict(rec.params), self)
 
@@ -185,7 +231,21 @@ class Study:
             v = current.intermediate_values[max(current.intermediate_values)]
         if reason and "fail_reason" not in attrs:
             attrs["fail_reason" if st is TrialState.FAILED else "reason"] = reason
-        return self._storage.finish_trial(self.name, number, st, v, attrs)
+        try:
+            record = self._storage.finish_trial(self.name, number, st, v, attrs)
+        except TrialAlreadyFinishedError:
+            self._unbeat(number)
+            raise
+        self._unbeat(number)
+        return record
+
+    def _beat(self, number: int) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.start(number)
+
+    def _unbeat(self, number: int) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop(number)
 
     def enqueue(self, params: Mapping[str, Any]) -> int:
         """Queue a configuration to be evaluated before the sampler's proposals.
@@ -211,6 +271,11 @@ class Study:
             InvalidValueError: for a value that is not a number.
         """
         checked = self.space.validate_params(params)
+        st = parse_state(state) if state is not None else None
+        if st is not TrialState.FAILED:  # check before creating, so a bad value leaves no trial
+            v = parse_value(value)
+            if st is TrialState.COMPLETE and v is None:
+                raise InvalidValueError(f"state=COMPLETE needs a finite value, got {value!r}")
         t = self._storage.create_trial(self.name, TrialState.RUNNING, checked,
                                        system_attrs={"added": True})
         return self.tell(t.number, value, state)
@@ -279,6 +344,8 @@ class Study:
         catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
         callbacks: Sequence[Callback] | None = None,
         show_progress_bar: bool = False,
+        n_jobs: int = 1,
+        start_method: Literal["spawn", "fork", "forkserver"] = "spawn",
     ) -> None:
         """Run ``objective(trial)`` for ``n_trials`` trials or until ``timeout`` seconds.
 
@@ -287,12 +354,53 @@ class Study:
         marks the trial FAILED (with the exception as reason) and the loop goes on;
         others mark it FAILED and propagate.
 
+        Args:
+            n_jobs: Worker processes (-1: one per CPU). Above 1 the study needs a
+                persistent storage (SQLite) that the workers share; ``n_trials`` is the
+                total over all workers. The objective and callbacks run in the workers,
+                so with ``start_method="spawn"`` (the default, safe with torch and
+                threads) they must be picklable: functions defined at module level, and
+                a script needs the ``if __name__ == "__main__":`` guard.
+            start_method: How workers start (see :mod:`multiprocessing`); ``"fork"``
+                (Linux) also accepts lambdas and closures.
+
         Raises:
-            InvalidValueError: for a negative ``n_trials`` or ``timeout``.
+            InvalidValueError: for a negative ``n_trials`` or ``timeout``, a bad
+                ``n_jobs``, ``n_jobs > 1`` on the in-memory storage, or an objective that
+                cannot be sent to spawned workers.
         """
         from bayestune._optimize import run_optimize  # noqa: PLC0415
 
-        run_optimize(self, objective, n_trials, timeout, catch, callbacks, show_progress_bar)
+        run_optimize(self, objective, n_trials, timeout, catch, callbacks, show_progress_bar,
+                     n_jobs, start_method)
+
+    # -- export ----------------------------------------------------------------------------
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the whole study (space, direction, settings, every trial) to a JSON file.
+
+        :meth:`from_json` rebuilds it exactly: same trials, values, attributes, datetimes.
+        The file is replaced atomically.
+        """
+        _serialize.write_json(_serialize.study_to_dict(self), path)
+
+    @classmethod
+    def from_json(
+        cls, path: str | os.PathLike[str], *, storage: Storage | str | None = None,
+        name: str | None = None,
+    ) -> Study:
+        """Rebuild a study written by :meth:`to_json` into ``storage`` (default: memory).
+
+        Raises:
+            StorageError: the file is not a bayestune study (or another format version).
+            DuplicatedStudyError: ``storage`` already holds a study of that name.
+        """
+        return _serialize.study_from_dict(_serialize.read_json(path), storage, name)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per trial: number, state, value, ``params_<name>``, ``user_attrs_<key>``,
+        datetimes, duration (seconds) and fail_reason. Needs pandas
+        (``pip install "bayestune[pandas]"``)."""
+        return _serialize.trials_dataframe(self.trials, self.space.names)
 
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, direction={self.direction!r}, "
@@ -306,20 +414,36 @@ def load_study(
     sampler: Sampler | None = None,
     pruner: Pruner | None = None,
     seed: int | None = None,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    stale_trials: StaleAction | None = None,
 ) -> Study:
-    """Reopen a stored study with its space, direction and history.
+    """Reopen a stored study with its space, direction, settings and history.
+
+    The sampler (with its seed), pruner and heartbeat options are those the study was
+    created with, unless given here; so the next ``ask()`` proposes what the original
+    study would have.
 
     Raises:
         StudyMismatchError: if the storage has no study of that name.
+        StorageError: if the file does not exist or is not a bayestune storage.
     """
-    st = get_storage(storage)
+    st = get_storage(storage, must_exist=True)
     rec = st.get_study(name)
     if rec is None:
         raise StudyMismatchError(
             f"no study named {name!r} in {storage!r}; it holds {st.list_studies()}"
         )
-    if sampler is None and seed is None:
-        seed = (rec.settings.get("sampler") or {}).get("seed")
+    if sampler is None:
+        sampler = _serialize.restore_sampler(rec.settings, seed)
+    if pruner is None:
+        pruner = _serialize.restore_pruner(rec.settings)
+    hb = rec.settings.get("heartbeat") or {}
+    if heartbeat_interval is None:
+        heartbeat_interval = hb.get("interval")
+        grace_period = hb.get("grace_period") if grace_period is None else grace_period
     return Study(Space.from_dict(rec.space), rec.direction, sampler=sampler, pruner=pruner,
-                 seed=seed, storage=st, name=name, load_if_exists=True)
+                 seed=seed, storage=st, name=name, load_if_exists=True,
+                 heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                 stale_trials=stale_trials or hb.get("on_stale", "fail"))
 

@@ -1,28 +1,37 @@
-"""Storage backends behind one protocol (:class:`Storage`)."""
+"""Storage backends behind one protocol (:class:`Storage`).
+
+``None`` means in memory (the default, gone with the process); a ``"sqlite:///path.db"``
+URL or a plain path means one SQLite file that outlives the process and that several
+worker processes may share.
+"""
 
 from __future__ import annotations
+
+import os
 
 from bayestune.exceptions import StorageError
 from bayestune.storage.base import Storage, StudyRecord
 from bayestune.storage.memory import InMemoryStorage
+from bayestune.storage.sqlite import SQLiteStorage
 
-__all__ = ["Storage", "StudyRecord", "InMemoryStorage", "get_storage"]
+__all__ = ["Storage", "StudyRecord", "InMemoryStorage", "SQLiteStorage", "get_storage"]
 
 
-def get_storage(storage: Storage | str | None) -> Storage:
-    """Resolve ``None`` (in memory), a Storage instance, or a URL / path.
+def get_storage(
+    storage: Storage | str | os.PathLike[str] | None, *, must_exist: bool = False
+) -> Storage:
+    """Resolve ``None`` (in memory), a Storage instance, or a SQLite URL / path.
+
+    Args:
+        must_exist: For a URL or path, refuse to create a new file.
 
     Raises:
-        StorageError: for a URL or path no backend handles.
+        StorageError: for a URL no backend handles, or a file that is not a storage.
     """
     if storage is None:
         return InMemoryStorage()
     if isinstance(storage, Storage):
         return storage
-    if isinstance(storage, str):
-        try:
-            from bayestune.storage.sqlite import SQLiteStorage  # noqa: PLC0415
-        except ImportError as e:  # pragma: no cover - sqlite backend ships with the package
-            raise StorageError(f"no backend for storage {storage!r}: {e}") from e
-        return SQLiteStorage(storage)
+    if isinstance(storage, (str, os.PathLike)):
+        return SQLiteStorage(storage, must_exist=must_exist)
     raise StorageError(f"storage must be None, a Storage or a 'sqlite:///path', got {storage!r}")

@@ -4,6 +4,10 @@ A storage holds any number of studies, each identified by name. Every method is
 atomic: the numbering of trials, the WAITING -> RUNNING hand-over and the RUNNING ->
 finished transition happen inside one critical section, so several workers sharing one
 storage never get the same trial or tell one twice.
+
+Attributes (``user_attrs``, ``system_attrs``) come back as JSON gives them (tuples as
+lists, NumPy numbers as Python numbers), whatever the backend, so a sampler reads the
+same state from memory as from a file.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 from bayestune.trial import FrozenTrial, TrialState
 
-__all__ = ["Storage", "StudyRecord"]
+__all__ = ["Storage", "StudyRecord", "STALE_REASON"]
+
+STALE_REASON = "stale heartbeat"
 
 
 @dataclass(frozen=True)
@@ -96,3 +102,19 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def get_trial(self, name: str, number: int) -> FrozenTrial:
         """One trial; raises UnknownTrialError."""
+
+    @abc.abstractmethod
+    def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        """Append a copy of ``trial`` (any state, with its values, attributes and
+        datetimes) under the next number, and return the stored record."""
+
+    @abc.abstractmethod
+    def record_heartbeat(self, name: str, numbers: Sequence[int]) -> None:
+        """Mark these RUNNING trials as alive now (others are ignored)."""
+
+    @abc.abstractmethod
+    def reap_stale_trials(self, name: str, grace_period: float, requeue: bool) -> list[int]:
+        """Fail the RUNNING trials whose last heartbeat is older than ``grace_period``
+        seconds (reason ``"stale heartbeat"``); with ``requeue``, also enqueue a WAITING
+        copy of each (``system_attrs["retry_of"]``). Trials that never had a heartbeat
+        are left alone. Returns the numbers failed."""

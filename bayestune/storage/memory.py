@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from bayestune._serialize import normalize
 from bayestune.exceptions import (
     DuplicatedStudyError,
     TrialAlreadyFinishedError,
     UnknownTrialError,
 )
-from bayestune.storage.base import Storage, StudyRecord
+from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
 from bayestune.trial import FrozenTrial, TrialState
 
 __all__ = ["InMemoryStorage"]
@@ -26,13 +28,30 @@ class InMemoryStorage(Storage):
         self._lock = threading.RLock()
         self._studies: dict[str, StudyRecord] = {}
         self._trials: dict[str, list[FrozenTrial]] = {}
+        self._heartbeats: dict[str, dict[int, float]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # a pickled copy holds a snapshot
+        with self._lock:
+            state = dict(self.__dict__)
+            state["_trials"] = {k: list(v) for k, v in self._trials.items()}
+            state["_heartbeats"] = {k: dict(v) for k, v in self._heartbeats.items()}
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def create_study(self, record: StudyRecord) -> None:
         with self._lock:
             if record.name in self._studies:
                 raise DuplicatedStudyError(f"a study named {record.name!r} already exists")
-            self._studies[record.name] = record
+            self._studies[record.name] = replace(
+                record, space=normalize(dict(record.space)),
+                settings=normalize(dict(record.settings)),
+            )
             self._trials[record.name] = []
+            self._heartbeats[record.name] = {}
 
     def get_study(self, name: str) -> StudyRecord | None:
         with self._lock:
@@ -82,7 +101,7 @@ class InMemoryStorage(Storage):
                 state=state,
                 params=dict(params or {}),
                 value=value,
-                system_attrs=dict(system_attrs or {}),
+                system_attrs=normalize(dict(system_attrs or {})),
                 datetime_start=now,
                 datetime_complete=now if state.is_finished else None,
             )
@@ -104,7 +123,7 @@ class InMemoryStorage(Storage):
     ) -> FrozenTrial:
         with self._lock:
             t = self._running(name, number)
-            attrs = {**t.system_attrs, **(system_attrs or {})}
+            attrs = {**t.system_attrs, **normalize(dict(system_attrs or {}))}
             new = replace(t, params=dict(params), system_attrs=attrs)
             self._trials[name][number] = new
             return new
@@ -115,10 +134,11 @@ class InMemoryStorage(Storage):
     ) -> FrozenTrial:
         with self._lock:
             t = self._running(name, number)
-            attrs = {**t.system_attrs, **(system_attrs or {})}
+            attrs = {**t.system_attrs, **normalize(dict(system_attrs or {}))}
             new = replace(t, state=state, value=value, system_attrs=attrs,
                           datetime_complete=datetime.now())
             self._trials[name][number] = new
+            self._heartbeats[name].pop(number, None)
             return new
 
     def report(self, name: str, number: int, step: int, value: float) -> None:
@@ -130,7 +150,8 @@ class InMemoryStorage(Storage):
     def set_user_attr(self, name: str, number: int, key: str, value: Any) -> None:
         with self._lock:
             t = self._get(name, number)
-            self._trials[name][number] = replace(t, user_attrs={**t.user_attrs, key: value})
+            attrs = {**t.user_attrs, key: normalize(value)}
+            self._trials[name][number] = replace(t, user_attrs=attrs)
 
     def get_trials(
         self, name: str, states: Sequence[TrialState] | None = None
@@ -145,3 +166,35 @@ class InMemoryStorage(Storage):
     def get_trial(self, name: str, number: int) -> FrozenTrial:
         with self._lock:
             return self._get(name, number)
+
+    def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        with self._lock:
+            trials = self._trial_list(name)
+            t = replace(trial, number=len(trials), params=dict(trial.params),
+                        intermediate_values=dict(trial.intermediate_values),
+                        user_attrs=normalize(dict(trial.user_attrs)),
+                        system_attrs=normalize(dict(trial.system_attrs)))
+            trials.append(t)
+            return t
+
+    def record_heartbeat(self, name: str, numbers: Sequence[int]) -> None:
+        now = time.time()
+        with self._lock:
+            trials = self._trial_list(name)
+            beats = self._heartbeats[name]
+            for n in numbers:
+                if 0 <= n < len(trials) and trials[n].state is TrialState.RUNNING:
+                    beats[n] = now
+
+    def reap_stale_trials(self, name: str, grace_period: float, requeue: bool) -> list[int]:
+        with self._lock:
+            self._trial_list(name)
+            cutoff = time.time() - grace_period
+            stale = sorted(n for n, beat in self._heartbeats[name].items() if beat < cutoff)
+            for n in stale:
+                t = self.finish_trial(name, n, TrialState.FAILED, None,
+                                      {"fail_reason": STALE_REASON})
+                if requeue and t.params:
+                    self.create_trial(name, TrialState.WAITING, t.params,
+                                      system_attrs={"enqueued": True, "retry_of": n})
+            return stale

@@ -1,0 +1,195 @@
+"""JSON for everything a study stores: attributes, settings, whole studies.
+
+One encoding for both storages, so a sampler reads back exactly what it wrote whatever
+the backend: floats through ``repr`` (no precision lost, ``NaN``/``Infinity`` kept),
+NumPy scalars and arrays as plain Python numbers and lists, tuples as lists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bayestune.exceptions import InvalidValueError, StorageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bayestune.pruners import Pruner
+    from bayestune.samplers.base import Sampler
+    from bayestune.storage import Storage
+    from bayestune.study import Study
+    from bayestune.trial import FrozenTrial
+
+__all__ = ["dumps", "loads", "normalize", "study_to_dict", "study_from_dict",
+           "write_json", "read_json", "restore_sampler", "restore_pruner", "trials_dataframe"]
+
+logger = logging.getLogger("bayestune.study")
+
+STUDY_FORMAT = "bayestune-study"
+STUDY_FORMAT_VERSION = 1
+
+
+def _default(o: Any) -> Any:
+    if hasattr(o, "tolist") and callable(o.tolist):  # numpy scalars and arrays
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON-serializable")
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON; raises InvalidValueError (naming the value) if it cannot be encoded."""
+    try:
+        return json.dumps(obj, default=_default, allow_nan=True, separators=(",", ":"),
+                          ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise InvalidValueError(f"attributes must be JSON-serializable, got {obj!r}: {e}") \
+            from None
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def normalize(obj: Any) -> Any:
+    """``obj`` as it comes back from storage (what every backend returns)."""
+    return json.loads(dumps(obj))
+
+
+# -- sampler and pruner settings -----------------------------------------------------------
+def _restore(module: Any, kind: str, d: Mapping[str, Any] | None) -> Any | None:
+    """Rebuild a built-in sampler or pruner from its ``to_dict()``; None if unknown."""
+    if not d or not isinstance(d.get("name"), str):
+        return None
+    cls = getattr(module, d["name"], None)
+    if not isinstance(cls, type):
+        logger.warning("stored %s %r is not a bayestune built-in; pass %s= to reopen with it",
+                       kind, d["name"], kind)
+        return None
+    kwargs = {k: v for k, v in d.items() if k != "name"}
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(dict(d))
+    try:
+        return cls(**kwargs)
+    except TypeError:
+        seed = kwargs.get("seed")
+        try:
+            return cls(seed=seed) if "seed" in kwargs else cls()
+        except TypeError:
+            logger.warning("cannot rebuild %s %r from %r", kind, d["name"], dict(d))
+            return None
+
+
+def restore_sampler(settings: Mapping[str, Any], seed: int | None = None) -> Sampler | None:
+    """The sampler a study was created with (``seed`` overrides the stored one)."""
+    from bayestune import samplers  # noqa: PLC0415
+
+    d = dict(settings.get("sampler") or {})
+    if not d:
+        return None
+    if seed is not None:
+        d["seed"] = seed
+    return _restore(samplers, "sampler", d)
+
+
+def restore_pruner(settings: Mapping[str, Any]) -> Pruner | None:
+    from bayestune import pruners  # noqa: PLC0415
+
+    return _restore(pruners, "pruner", settings.get("pruner"))
+
+
+# -- whole studies ---------------------------------------------------------------------------
+def study_to_dict(study: Study) -> dict[str, Any]:
+    """Everything needed to rebuild ``study`` exactly: description, settings, trials."""
+    rec = study.storage.get_study(study.name)
+    assert rec is not None, "a Study always has its record in storage"
+    return {
+        "format": STUDY_FORMAT,
+        "version": STUDY_FORMAT_VERSION,
+        "name": rec.name,
+        "direction": rec.direction,
+        "space": dict(rec.space),
+        "settings": dict(rec.settings),
+        "trials": [t.to_dict() for t in study.trials],
+    }
+
+
+def study_from_dict(
+    data: Mapping[str, Any], storage: Storage | str | None = None, name: str | None = None
+) -> Study:
+    """Inverse of :func:`study_to_dict`: a new study holding the same trials."""
+    from bayestune.space import Space  # noqa: PLC0415
+    from bayestune.storage import StudyRecord, get_storage  # noqa: PLC0415
+    from bayestune.study import load_study  # noqa: PLC0415
+    from bayestune.trial import FrozenTrial  # noqa: PLC0415
+
+    if not isinstance(data, Mapping) or data.get("format") != STUDY_FORMAT:
+        raise StorageError("not a bayestune study file (no \"format\": \"bayestune-study\")")
+    if data.get("version") != STUDY_FORMAT_VERSION:
+        raise StorageError(
+            f"study file version {data.get('version')!r}; this bayestune reads version "
+            f"{STUDY_FORMAT_VERSION}"
+        )
+    try:
+        space = Space.from_dict(data["space"])
+        trials = [FrozenTrial.from_dict(t) for t in data["trials"]]
+        record = StudyRecord(name=name or data["name"], space=space.to_dict(),
+                             direction=data["direction"], settings=dict(data["settings"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise StorageError(f"malformed study file: {type(e).__name__}: {e}") from None
+    st = get_storage(storage)
+    st.create_study(record)  # raises DuplicatedStudyError
+    for t in trials:
+        st.import_trial(record.name, t)
+    return load_study(st, record.name)
+
+
+def write_json(data: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``data`` to ``path`` atomically (a crash leaves the old file or the new one)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".bayestune-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, default=_default, allow_nan=True, indent=1, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise StorageError(f"{os.fspath(path)!r} is not valid JSON: {e}") from None
+
+
+def trials_dataframe(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.DataFrame:
+    """One row per trial (see :meth:`bayestune.Study.to_dataframe`)."""
+    try:
+        import pandas as pd  # noqa: PLC0415
+    except ImportError:
+        raise ImportError('Study.to_dataframe needs pandas: pip install "bayestune[pandas]"') \
+            from None
+    user_keys = sorted({k for t in trials for k in t.user_attrs})
+    rows = []
+    for t in trials:
+        row: dict[str, Any] = {"number": t.number, "state": t.state.value, "value": t.value}
+        row.update({f"params_{n}": t.params.get(n) for n in names})
+        row.update({f"user_attrs_{k}": t.user_attrs.get(k) for k in user_keys})
+        row.update({"datetime_start": t.datetime_start,
+                    "datetime_complete": t.datetime_complete,
+                    "duration": t.duration, "fail_reason": t.fail_reason})
+        rows.append(row)
+    columns = (["number", "state", "value"] + [f"params_{n}" for n in names]
+               + [f"user_attrs_{k}" for k in user_keys]
+               + ["datetime_start", "datetime_complete", "duration", "fail_reason"])
+    return pd.DataFrame(rows, columns=columns)

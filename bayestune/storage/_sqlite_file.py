@@ -1,0 +1,155 @@
+"""The SQLite file itself: its URL, refusing what is not ours, and the schema.
+
+A file is opened only if it is empty (a new storage) or a bayestune storage of the
+schema version this release reads. Anything else (not SQLite, another program's
+database, another schema version, a corrupt file) raises StorageError before a single
+byte is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from bayestune.exceptions import StorageError
+
+__all__ = ["SCHEMA_VERSION", "URL_PREFIX", "parse_sqlite_url", "check_file", "open_database"]
+
+SCHEMA_VERSION = 1
+_HEADER = b"SQLite format 3\x00"
+URL_PREFIX = "sqlite:///"
+
+_SCHEMA = (
+    "CREATE TABLE bayestune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE studies (
+        study_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        space TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0,
+        datetime_created TEXT NOT NULL)""",
+    """CREATE TABLE trials (
+        study_id INTEGER NOT NULL REFERENCES studies(study_id),
+        number INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        params TEXT NOT NULL,
+        value REAL,
+        intermediate_values TEXT NOT NULL,
+        user_attrs TEXT NOT NULL,
+        system_attrs TEXT NOT NULL,
+        datetime_start TEXT,
+        datetime_complete TEXT,
+        heartbeat REAL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (study_id, number))""",
+    "CREATE INDEX trials_by_state ON trials (study_id, state, number)",
+    "CREATE INDEX trials_by_seq ON trials (study_id, seq)",
+)
+
+
+def parse_sqlite_url(storage: str) -> str:
+    """The file path of ``"sqlite:///relative.db"``, ``"sqlite:////abs.db"`` or a path.
+
+    Raises:
+        StorageError: for another URL scheme (``"postgresql://..."``) or an empty path.
+    """
+    if storage.startswith(URL_PREFIX):
+        path = storage[len(URL_PREFIX):]
+    elif "://" in storage:
+        raise StorageError(
+            f"unsupported storage URL {storage!r}: use 'sqlite:///path.db' or a file path"
+        )
+    else:
+        path = storage
+    if not path:
+        raise StorageError(f"storage URL {storage!r} names no file")
+    return path
+
+
+def check_file(path: str, must_exist: bool) -> None:
+    """Refuse a folder, a missing file (if ``must_exist``) or a file that is not SQLite."""
+    if path == ":memory:":
+        return
+    if os.path.isdir(path):
+        raise StorageError(f"storage path {path!r} is a folder, not a file")
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        if must_exist:
+            raise StorageError(f"no storage file at {path!r}")
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_HEADER))
+    except OSError as e:
+        raise StorageError(f"cannot read storage file {path!r}: {e}") from None
+    if head != _HEADER:
+        raise StorageError(
+            f"{path!r} is not a SQLite database (is it the right file?); "
+            f"bayestune will not overwrite it"
+        )
+
+
+def open_database(path: str, timeout: float) -> sqlite3.Connection:
+    """A connection (autocommit, WAL) to a checked bayestune storage, created if empty."""
+    try:
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                               check_same_thread=False)
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot open storage {path!r}: {e}") from None
+    try:
+        _check_schema(conn, path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        _ensure_schema(conn, path)
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StorageError(
+            f"{path!r} is corrupt or not a bayestune storage ({e}); "
+            f"bayestune will not overwrite it"
+        ) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_schema(conn: sqlite3.Connection, path: str) -> bool:
+    """True if the schema is ours and current, False if the database is empty."""
+    tables = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        return False
+    if "bayestune_meta" not in tables:
+        raise StorageError(
+            f"{path!r} is a SQLite database of another program (tables: "
+            f"{', '.join(sorted(tables))}), not a bayestune storage; bayestune will not "
+            f"write to it"
+        )
+    row = conn.execute("SELECT value FROM bayestune_meta WHERE key='schema_version'") \
+        .fetchone()
+    version = row[0] if row else None
+    if version != str(SCHEMA_VERSION):
+        raise StorageError(
+            f"{path!r} has bayestune storage schema version {version}; this "
+            f"bayestune reads version {SCHEMA_VERSION} (use the bayestune release that "
+            f"wrote it); the file was left untouched"
+        )
+    return True
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:
+    if _check_schema(conn, path):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not _check_schema(conn, path):  # another process may have been first
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO bayestune_meta VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+            conn.execute("INSERT INTO bayestune_meta VALUES ('created_by', ?)",
+                         ("bayestune",))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

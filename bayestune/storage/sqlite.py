@@ -1,0 +1,449 @@
+"""SQLite storage: one file that any number of processes on one machine share.
+
+Design:
+    * WAL journal, so readers never wait for a writer; every read-modify-write
+      (numbering, WAITING -> RUNNING, RUNNING -> finished) is one short
+      ``BEGIN IMMEDIATE`` transaction, so two workers never get the same number or tell
+      a trial twice, and a killed worker leaves the file consistent.
+    * Tells and everything else the user recorded are synced to disk before the call
+      returns (``PRAGMA synchronous=FULL`` for that commit); the bookkeeping of ``ask``
+      and heartbeats are not (a power cut can lose an ask, never a tell). With
+      ``durable=False`` nothing is synced: a crashed *process* still loses nothing.
+    * Each study has a change counter ``seq``; every write stamps the trial it touched
+      with the next value, so reading the trials fetches and decodes only the rows that
+      changed since this process last looked (ask stays O(changes), not O(trials)).
+    * A ``bayestune_meta`` table carries the schema version. A file that is not SQLite,
+      a SQLite database of another program, or another schema version is refused with
+      :class:`~bayestune.StorageError`, and never written to.
+    * One connection per process, opened lazily and re-opened after ``fork``; threads
+      of a process share it under a lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from bayestune._serialize import dumps, loads
+from bayestune.exceptions import (
+    DuplicatedStudyError,
+    InvalidValueError,
+    StorageError,
+    TrialAlreadyFinishedError,
+    UnknownTrialError,
+)
+from bayestune.storage._sqlite_file import (
+    SCHEMA_VERSION,
+    URL_PREFIX,
+    check_file,
+    open_database,
+    parse_sqlite_url,
+)
+from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
+from bayestune.trial import FrozenTrial, TrialState
+
+__all__ = ["SQLiteStorage", "SCHEMA_VERSION", "parse_sqlite_url"]
+
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+
+_COLUMNS = ("number, state, params, value, intermediate_values, user_attrs, system_attrs, "
+            "datetime_start, datetime_complete")
+
+# Connections a forked child inherited: kept referenced so that they are never closed
+# from the child (closing would touch the parent's WAL and locks).
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _trial(row: Sequence[Any]) -> FrozenTrial:
+    number, state, params, value, inter, uattrs, sattrs, start, complete = row
+    return FrozenTrial(
+        number=number,
+        state=TrialState(state),
+        params=loads(params),
+        value=value,
+        intermediate_values={int(k): float(v) for k, v in loads(inter).items()},
+        user_attrs=loads(uattrs),
+        system_attrs=loads(sattrs),
+        datetime_start=_dt(start),
+        datetime_complete=_dt(complete),
+    )
+
+
+@dataclass
+class _Cache:
+    """What this process has read of one study: trials by number, up to change ``seq``."""
+
+    study_id: int
+    seq: int = -1
+    trials: list[FrozenTrial] = field(default_factory=list)
+
+
+class SQLiteStorage(Storage):
+    """Studies in one SQLite file, shared safely by the processes of one machine.
+
+    Args:
+        url: ``"sqlite:///path.db"`` (relative), ``"sqlite:////abs/path.db"`` or a path.
+        timeout: Seconds a write waits for another process's transaction before
+            :class:`~bayestune.StorageError` (a busy file).
+        durable: Sync every tell (and every other user record) to disk before it
+            returns, so even a power cut loses no told trial. False trades that for
+            speed; a crashed process still loses nothing.
+        must_exist: Refuse to create the file (for readers such as ``load_study``).
+
+    Raises:
+        StorageError: the path is a folder, cannot be opened, is not SQLite, belongs to
+            another program, or has another schema version.
+    """
+
+    def __init__(self, url: str | os.PathLike[str], *, timeout: float = 30.0,
+                 durable: bool = True, must_exist: bool = False) -> None:
+        if isinstance(url, os.PathLike):
+            url = os.fspath(url)
+        if not isinstance(url, str):
+            raise StorageError(f"storage must be a 'sqlite:///path' URL or a path, got {url!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise InvalidValueError(f"timeout must be a positive number, got {timeout=!r}")
+        self.path = parse_sqlite_url(url)
+        self.timeout = float(timeout)
+        self.durable = bool(durable)
+        self._init_process()
+        self._caches: dict[str, _Cache] = {}
+        check_file(self.path, must_exist)
+        self._connection()  # open now, so a bad file fails at construction
+
+    @property
+    def url(self) -> str:
+        return URL_PREFIX + self.path
+
+    def __repr__(self) -> str:
+        return f"SQLiteStorage({self.url!r})"
+
+    # -- process, connection and schema -------------------------------------------------
+    def _init_process(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._synchronous: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "timeout": self.timeout, "durable": self.durable}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self.timeout, self.durable = state["path"], state["timeout"], state["durable"]
+        self._init_process()
+        self._caches = {}
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: never share a connection across processes
+            if self._conn is not None:
+                _INHERITED.append(self._conn)
+            self._init_process()
+        if self._conn is None:
+            with self._lock:
+                if self._conn is None:
+                    self._conn = open_database(self.path, self.timeout)
+        return self._conn
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        with self._lock:
+            try:
+                yield conn
+            except sqlite3.Error as e:
+                raise StorageError(f"storage {self.path!r}: {e}") from None
+
+    @contextmanager
+    def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; synced to disk if ``durable``."""
+        conn = self._connection()
+        sync = "FULL" if durable and self.durable else "NORMAL"
+        with self._lock:
+            try:
+                if sync != self._synchronous:
+                    conn.execute(f"PRAGMA synchronous={sync}")
+                    self._synchronous = sync
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise StorageError(
+                    f"storage {self.path!r} stayed busy for {self.timeout:g}s: {e}"
+                ) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise StorageError(f"storage {self.path!r}: {e}") from None
+                raise
+
+    def _study_id(self, conn: sqlite3.Connection, name: str) -> int:
+        cache = self._caches.get(name)
+        if cache is not None:
+            return cache.study_id
+        row = conn.execute("SELECT study_id FROM studies WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise UnknownTrialError(f"no study named {name!r} in {self.url}")
+        self._caches[name] = _Cache(study_id=row[0])
+        return row[0]
+
+    @staticmethod
+    def _next_seq(conn: sqlite3.Connection, sid: int) -> int:
+        if _HAS_RETURNING:
+            return conn.execute("UPDATE studies SET seq = seq + 1 WHERE study_id=? "
+                                "RETURNING seq", (sid,)).fetchone()[0]
+        conn.execute("UPDATE studies SET seq = seq + 1 WHERE study_id=?", (sid,))
+        return conn.execute("SELECT seq FROM studies WHERE study_id=?", (sid,)).fetchone()[0]
+
+    def _row(self, conn: sqlite3.Connection, name: str, sid: int, number: int) -> FrozenTrial:
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise UnknownTrialError(f"study {name!r} has no trial number {number!r}")
+        row = conn.execute(f"SELECT {_COLUMNS} FROM trials WHERE study_id=? AND number=?",
+                           (sid, number)).fetchone()
+        if row is None:
+            n = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (sid,)).fetchone()
+            raise UnknownTrialError(
+                f"study {name!r} has no trial number {number!r} (it has {n[0]} trials)")
+        return _trial(row)
+
+    def _running(self, conn: sqlite3.Connection, name: str, sid: int, number: int
+                 ) -> FrozenTrial:
+        t = self._row(conn, name, sid, number)
+        if t.state is not TrialState.RUNNING:
+            raise TrialAlreadyFinishedError(
+                f"trial {number} of study {name!r} is {t.state.value}, not RUNNING")
+        return t
+
+    def _insert(self, conn: sqlite3.Connection, sid: int, seq: int, t: FrozenTrial) -> None:
+        conn.execute(
+            "INSERT INTO trials (study_id, number, state, params, value, intermediate_values,"
+            " user_attrs, system_attrs, datetime_start, datetime_complete, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sid, t.number, t.state.value, dumps(dict(t.params)), t.value,
+             dumps({str(k): v for k, v in t.intermediate_values.items()}),
+             dumps(dict(t.user_attrs)), dumps(dict(t.system_attrs)),
+             _iso(t.datetime_start), _iso(t.datetime_complete), seq),
+        )
+
+    def _next_number(self, conn: sqlite3.Connection, sid: int) -> int:
+        return conn.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id=?",
+                            (sid,)).fetchone()[0]
+
+    # -- studies -------------------------------------------------------------------------
+    def create_study(self, record: StudyRecord) -> None:
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO studies (name, space, direction, settings, datetime_created)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (record.name, dumps(dict(record.space)), record.direction,
+                     dumps(dict(record.settings)), datetime.now().isoformat()),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicatedStudyError(
+                    f"a study named {record.name!r} already exists in {self.url}") from None
+
+    def get_study(self, name: str) -> StudyRecord | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT space, direction, settings FROM studies WHERE name=?",
+                               (name,)).fetchone()
+        if row is None:
+            return None
+        return StudyRecord(name=name, space=loads(row[0]), direction=row[1],
+                           settings=loads(row[2]))
+
+    def list_studies(self) -> list[str]:
+        with self._read() as conn:
+            return [r[0] for r in conn.execute("SELECT name FROM studies ORDER BY study_id")]
+
+    # -- trials: writes --------------------------------------------------------------------
+    def create_trial(
+        self,
+        name: str,
+        state: TrialState,
+        params: Mapping[str, Any] | None = None,
+        value: float | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> FrozenTrial:
+        # A reservation (RUNNING, no params) is ask bookkeeping; anything else is a record.
+        with self._write(durable=state is not TrialState.RUNNING or bool(params)) as conn:
+            sid = self._study_id(conn, name)
+            now = datetime.now()
+            t = FrozenTrial(
+                number=self._next_number(conn, sid), state=state, params=dict(params or {}),
+                value=value, system_attrs=loads(dumps(dict(system_attrs or {}))),
+                datetime_start=now, datetime_complete=now if state.is_finished else None,
+            )
+            self._insert(conn, sid, self._next_seq(conn, sid), t)
+        return t
+
+    def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        with self._write() as conn:
+            sid = self._study_id(conn, name)
+            number = self._next_number(conn, sid)
+            self._insert(conn, sid, self._next_seq(conn, sid), replace(trial, number=number))
+            return self._row(conn, name, sid, number)
+
+    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
+        query = ("SELECT number FROM trials WHERE study_id=? AND state='WAITING' "
+                 "ORDER BY number LIMIT 1")
+        with self._read() as conn:  # most asks find none: skip the write lock then
+            if conn.execute(query, (self._study_id(conn, name),)).fetchone() is None:
+                return None
+        with self._write(durable=False) as conn:
+            sid = self._study_id(conn, name)
+            row = conn.execute(query, (sid,)).fetchone()
+            if row is None:
+                return None
+            t = replace(self._row(conn, name, sid, row[0]), state=TrialState.RUNNING,
+                        datetime_start=datetime.now())
+            conn.execute(
+                "UPDATE trials SET state='RUNNING', datetime_start=?, seq=? "
+                "WHERE study_id=? AND number=?",
+                (_iso(t.datetime_start), self._next_seq(conn, sid), sid, t.number))
+            return t
+
+    def set_trial_params(
+        self, name: str, number: int, params: Mapping[str, Any],
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> FrozenTrial:
+        with self._write(durable=False) as conn:
+            sid = self._study_id(conn, name)
+            t = self._running(conn, name, sid, number)
+            attrs = {**t.system_attrs, **loads(dumps(dict(system_attrs or {})))}
+            p = dumps(dict(params))
+            conn.execute(
+                "UPDATE trials SET params=?, system_attrs=?, seq=? WHERE study_id=? AND number=?",
+                (p, dumps(attrs), self._next_seq(conn, sid), sid, number))
+            return replace(t, params=loads(p), system_attrs=attrs)
+
+    def finish_trial(
+        self, name: str, number: int, state: TrialState, value: float | None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> FrozenTrial:
+        with self._write() as conn:
+            sid = self._study_id(conn, name)
+            return self._finish(conn, name, sid, number, state, value, system_attrs)
+
+    def _finish(self, conn: sqlite3.Connection, name: str, sid: int, number: int,
+                state: TrialState, value: float | None,
+                system_attrs: Mapping[str, Any] | None) -> FrozenTrial:
+        t = self._running(conn, name, sid, number)
+        attrs = {**t.system_attrs, **loads(dumps(dict(system_attrs or {})))}
+        new = replace(t, state=state, value=None if value is None else float(value),
+                      system_attrs=attrs, datetime_complete=datetime.now())
+        conn.execute(
+            "UPDATE trials SET state=?, value=?, system_attrs=?, datetime_complete=?, "
+            "heartbeat=NULL, seq=? WHERE study_id=? AND number=?",
+            (state.value, new.value, dumps(attrs), _iso(new.datetime_complete),
+             self._next_seq(conn, sid), sid, number))
+        return new
+
+    def report(self, name: str, number: int, step: int, value: float) -> None:
+        with self._write() as conn:
+            sid = self._study_id(conn, name)
+            t = self._running(conn, name, sid, number)
+            iv = {str(k): v for k, v in t.intermediate_values.items()}
+            iv[str(step)] = value
+            conn.execute(
+                "UPDATE trials SET intermediate_values=?, seq=? WHERE study_id=? AND number=?",
+                (dumps(iv), self._next_seq(conn, sid), sid, number))
+
+    def set_user_attr(self, name: str, number: int, key: str, value: Any) -> None:
+        encoded = dumps(value)  # fail before taking the lock
+        with self._write() as conn:
+            sid = self._study_id(conn, name)
+            t = self._row(conn, name, sid, number)
+            attrs = {**t.user_attrs, key: loads(encoded)}
+            conn.execute(
+                "UPDATE trials SET user_attrs=?, seq=? WHERE study_id=? AND number=?",
+                (dumps(attrs), self._next_seq(conn, sid), sid, number))
+
+    # -- heartbeats ------------------------------------------------------------------------
+    def record_heartbeat(self, name: str, numbers: Sequence[int]) -> None:
+        if not numbers:
+            return
+        marks = ",".join("?" * len(numbers))
+        with self._write(durable=False) as conn:
+            conn.execute(
+                f"UPDATE trials SET heartbeat=? WHERE study_id=? AND state='RUNNING' "
+                f"AND number IN ({marks})",
+                (time.time(), self._study_id(conn, name), *numbers))
+
+    def reap_stale_trials(self, name: str, grace_period: float, requeue: bool) -> list[int]:
+        query = ("SELECT number FROM trials WHERE study_id=? AND state='RUNNING' "
+                 "AND heartbeat IS NOT NULL AND heartbeat < ? ORDER BY number")
+        with self._read() as conn:
+            sid = self._study_id(conn, name)
+            if not conn.execute(query, (sid, time.time() - grace_period)).fetchone():
+                return []
+        with self._write() as conn:
+            stale = [r[0] for r in conn.execute(query, (sid, time.time() - grace_period))]
+            for n in stale:
+                t = self._finish(conn, name, sid, n, TrialState.FAILED, None,
+                                 {"fail_reason": STALE_REASON})
+                if requeue and t.params:
+                    now = datetime.now()
+                    copy = FrozenTrial(
+                        number=self._next_number(conn, sid), state=TrialState.WAITING,
+                        params=t.params, system_attrs={"enqueued": True, "retry_of": n},
+                        datetime_start=now)
+                    self._insert(conn, sid, self._next_seq(conn, sid), copy)
+        return stale
+
+    # -- trials: reads ---------------------------------------------------------------------
+    def _sync(self, name: str) -> list[FrozenTrial]:
+        """This process's view of the study's trials, brought up to date."""
+        with self._read() as conn:
+            sid = self._study_id(conn, name)
+            cache = self._caches[name]
+            rows = conn.execute(
+                f"SELECT seq, {_COLUMNS} FROM trials WHERE study_id=? AND seq>? "
+                f"ORDER BY number", (sid, cache.seq)).fetchall()
+            if not rows:
+                return cache.trials
+            trials = list(cache.trials)
+            for row in rows:
+                t = _trial(row[1:])
+                if t.number < len(trials):
+                    trials[t.number] = t
+                else:
+                    assert t.number == len(trials), "trial numbers are gap-free"
+                    trials.append(t)
+            cache.trials = trials
+            cache.seq = max(cache.seq, max(r[0] for r in rows))
+            return trials
+
+    def get_trials(
+        self, name: str, states: Sequence[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        trials = self._sync(name)
+        if states is None:
+            return list(trials)
+        keep = set(states)
+        return [t for t in trials if t.state in keep]
+
+    def get_trial(self, name: str, number: int) -> FrozenTrial:
+        trials = self._sync(name)
+        if isinstance(number, bool) or not isinstance(number, int) \
+                or not 0 <= number < len(trials):
+            raise UnknownTrialError(
+                f"study {name!r} has no trial number {number!r} (it has {len(trials)} trials)")
+        return trials[number]

@@ -1,0 +1,192 @@
+"""SQLite storage: URLs, refusing foreign files, schema version, processes, pickling."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import pickle
+import sqlite3
+
+import pytest
+
+import bayestune as bt
+from bayestune.storage import SQLiteStorage, StudyRecord, get_storage
+from bayestune.storage.sqlite import SCHEMA_VERSION, parse_sqlite_url
+from bayestune.trial import TrialState
+
+SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "log": False, "default": None}}
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _new(path) -> SQLiteStorage:
+    s = SQLiteStorage(path)
+    s.create_study(StudyRecord(name="s", space=SPACE, direction="minimize"))
+    return s
+
+
+@pytest.mark.parametrize(("url", "path"), [
+    ("sqlite:///tune.db", "tune.db"),
+    ("sqlite:////abs/tune.db", "/abs/tune.db"),
+    ("runs/tune.db", "runs/tune.db"),
+])
+def test_urls_and_plain_paths(url, path):
+    assert parse_sqlite_url(url) == path
+
+
+@pytest.mark.parametrize("url", ["postgresql://host/db", "sqlite:///", ""])
+def test_other_urls_are_refused(url):
+    with pytest.raises(bt.StorageError):
+        parse_sqlite_url(url)
+
+
+def test_get_storage_opens_a_url_and_a_path(tmp_path):
+    a = get_storage(f"sqlite:///{tmp_path / 'a.db'}")
+    b = get_storage(tmp_path / "b.db")
+    assert isinstance(a, SQLiteStorage) and isinstance(b, SQLiteStorage)
+    assert a.url == f"sqlite:///{tmp_path / 'a.db'}"
+    assert (tmp_path / "a.db").exists() and (tmp_path / "b.db").exists()
+
+
+def test_the_file_has_a_schema_version_and_wal(tmp_path):
+    _new(tmp_path / "t.db")
+    con = sqlite3.connect(tmp_path / "t.db")
+    assert con.execute("SELECT value FROM bayestune_meta WHERE key='schema_version'") \
+        .fetchone() == (str(SCHEMA_VERSION),)
+    assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_text_file_is_refused_and_left_alone(tmp_path):
+    f = tmp_path / "notes.db"
+    f.write_text("my precious notes\n" * 100)
+    before = _digest(f)
+    with pytest.raises(bt.StorageError, match="not a SQLite database"):
+        SQLiteStorage(f)
+    with pytest.raises(bt.StorageError):
+        bt.Study(bt.Space({"x": bt.Float(0, 1)}), storage=str(f))
+    assert _digest(f) == before
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path):
+    f = tmp_path / "app.db"
+    con = sqlite3.connect(f)
+    con.execute("CREATE TABLE users (id INTEGER, name TEXT)")
+    con.execute("INSERT INTO users VALUES (1, 'ada')")
+    con.commit()
+    con.close()
+    before = _digest(f)
+    with pytest.raises(bt.StorageError, match="another program.*users"):
+        SQLiteStorage(f)
+    assert _digest(f) == before
+
+
+def test_another_schema_version_is_refused_and_left_alone(tmp_path):
+    f = tmp_path / "future.db"
+    s = _new(f)
+    s.create_trial("s", TrialState.COMPLETE, {"x": 0.5}, 1.0)
+    del s
+    con = sqlite3.connect(f)
+    con.execute("UPDATE bayestune_meta SET value='99' WHERE key='schema_version'")
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = _digest(f)
+    with pytest.raises(bt.StorageError, match="schema version 99.*reads version 1"):
+        SQLiteStorage(f)
+    with pytest.raises(bt.StorageError, match="schema version 99"):
+        bt.load_study(str(f), "s")
+    assert _digest(f) == before
+
+
+def test_a_corrupt_database_is_a_clear_error(tmp_path):
+    f = tmp_path / "corrupt.db"
+    s = _new(f)
+    for _ in range(50):
+        s.create_trial("s", TrialState.COMPLETE, {"x": 0.5}, 1.0)
+    del s
+    con = sqlite3.connect(f)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    data = bytearray(f.read_bytes())
+    data[100:4096] = os.urandom(4096 - 100)  # the header survives, the schema page does not
+    f.write_bytes(bytes(data))
+    before = _digest(f)
+    with pytest.raises(bt.StorageError, match="corrupt|not a bayestune"):
+        SQLiteStorage(f)
+    assert _digest(f) == before
+
+
+def test_a_folder_or_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(bt.StorageError, match="folder"):
+        SQLiteStorage(tmp_path)
+    with pytest.raises(bt.StorageError, match="no storage file"):
+        SQLiteStorage(tmp_path / "missing.db", must_exist=True)
+    with pytest.raises(bt.StorageError, match="no storage file"):
+        bt.load_study(str(tmp_path / "missing.db"), "s")
+    assert not (tmp_path / "missing.db").exists()
+    with pytest.raises(bt.StorageError, match="cannot open|unable"):
+        SQLiteStorage(tmp_path / "no" / "such" / "dir.db")
+
+
+def test_two_handles_on_one_file_see_each_others_changes(tmp_path):
+    a = _new(tmp_path / "t.db")
+    b = SQLiteStorage(tmp_path / "t.db")
+    a.create_trial("s", TrialState.RUNNING)
+    assert [t.state for t in b.get_trials("s")] == [TrialState.RUNNING]
+    b.set_trial_params("s", 0, {"x": 0.5})
+    b.finish_trial("s", 0, TrialState.COMPLETE, 0.5)
+    a.set_user_attr("s", 0, "seen", True)
+    assert a.get_trial("s", 0).state is TrialState.COMPLETE
+    assert b.get_trial("s", 0).user_attrs == {"seen": True}
+    assert b.create_trial("s", TrialState.RUNNING).number == 1
+    assert [t.number for t in a.get_trials("s")] == [0, 1]
+
+
+def test_a_pickled_storage_reopens_the_same_file(tmp_path):
+    a = _new(tmp_path / "t.db")
+    a.create_trial("s", TrialState.COMPLETE, {"x": 0.1}, 2.0)
+    b = pickle.loads(pickle.dumps(a))
+    assert b.path == a.path and b.get_trial("s", 0).value == 2.0
+
+
+def _child_appends(storage: SQLiteStorage, conn) -> None:
+    t = storage.create_trial("s", TrialState.COMPLETE, {"x": 0.9}, 9.0)
+    conn.send(t.number)
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    s = _new(tmp_path / "t.db")
+    s.create_trial("s", TrialState.COMPLETE, {"x": 0.1}, 1.0)
+    assert len(s.get_trials("s")) == 1  # the parent's connection is open
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_child_appends, args=(s, child))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0 and parent.recv() == 1
+    assert [t.value for t in s.get_trials("s")] == [1.0, 9.0]  # parent still works
+
+
+def test_a_busy_file_gives_a_storage_error_after_the_timeout(tmp_path):
+    s = _new(tmp_path / "t.db")
+    blocker = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        slow = SQLiteStorage(tmp_path / "t.db", timeout=0.2)
+        with pytest.raises(bt.StorageError, match="busy"):
+            slow.create_trial("s", TrialState.RUNNING)
+        assert s.get_trials("s") == []  # readers are never blocked (WAL)
+    finally:
+        blocker.execute("ROLLBACK")
+    assert s.create_trial("s", TrialState.RUNNING).number == 0
+
+
+def test_bad_options_are_refused(tmp_path):
+    with pytest.raises(bt.InvalidValueError, match="timeout"):
+        SQLiteStorage(tmp_path / "t.db", timeout=0)
+    with pytest.raises(bt.StorageError):
+        get_storage(3.5)  # type: ignore[arg-type]
