@@ -20,11 +20,10 @@ The library never prints: :func:`run_demo` returns a :class:`DemoResult`;
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -170,26 +169,6 @@ def _resolve_problem(problem: str, seed: int) -> tuple[str, Any]:
         return "synthetic", _synthetic_objective
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Run torch on ``n`` intra-op threads inside the block, then restore the count.
-
-    The demo's MLP and GP are tiny: extra threads only spin, and on a busy machine the
-    spinning costs twenty times the work itself.
-    """
-    try:
-        import torch  # noqa: PLC0415
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _storage_label(storage: str | None) -> str | None:
     if storage is None or storage in ("", "memory", ":memory:"):
         return None
@@ -246,7 +225,9 @@ def run_demo(
     if not study.trials:
         study.enqueue(CLASSIC_CONFIG)
     start = time.perf_counter()
-    with _torch_threads(1):
+    from bayestune.gp.model import torch_threads  # noqa: PLC0415 - needs torch
+
+    with torch_threads(1):
         study.optimize(objective, n_trials=n_trials, show_progress_bar=show_progress_bar)
     seconds = time.perf_counter() - start
     trials = study.trials

@@ -138,7 +138,9 @@ def convergence(
     Args:
         studies: A study, its :func:`~bayestune.plot.convergence_data`, or a list of them.
         ax: Axes to draw on (a new figure when None).
-        labels: Legend labels, one per study (default: the studies' names).
+        labels: Legend labels, one per study (default: the studies' names). Studies
+            given the same label share a colour and one legend entry (several seeds of
+            one method).
         log_y: Log-scale the value axis (default: when every value is positive and they
             span more than two decades).
         show_trials: Draw the individual trials, not only the best-so-far curve.
@@ -162,8 +164,10 @@ def convergence(
     if log_y is None:
         log_y = _wants_log(*[d.values for d in data])
     colors = _pyplot().rcParams["axes.prop_cycle"].by_key().get("color", [_MODEL])
-    for k, (d, name) in enumerate(zip(data, names, strict=True)):
-        color = colors[k % len(colors)]
+    groups = list(dict.fromkeys(names))  # studies with the same label share a colour
+    labelled: set[str] = set()
+    for d, name in zip(data, names, strict=True):
+        color = colors[groups.index(name) % len(colors)]
         complete = d.mask(TrialState.COMPLETE)
         pruned = d.mask(TrialState.PRUNED) & np.isfinite(d.values)
         failed = d.mask(TrialState.FAILED) | (d.mask(TrialState.PRUNED) & ~np.isfinite(d.values))
@@ -180,8 +184,10 @@ def convergence(
                         label=None if several or not failed.any() else "failed")
         ok = np.isfinite(d.best_so_far)
         if ok.any():
+            label = f"best so far{suffix}" if not several else name
             ax.step(d.numbers[ok], d.best_so_far[ok], where="post", color=color, lw=2.0,
-                    label=f"best so far{suffix}" if not several else name, zorder=3)
+                    label=None if label in labelled else label, zorder=3)
+            labelled.add(label)
     if several and show_trials and any(
         (d.mask(TrialState.FAILED)).any() for d in data
     ):
@@ -403,9 +409,11 @@ def posterior_slice(
     ax = _new_axes(ax)
     if d.categorical:
         x = np.arange(len(d.choices))
-        ax.errorbar(x, d.mean, yerr=[d.mean - d.lower, d.upper - d.mean], fmt="o",
-                    color=_MODEL, ecolor=_MODEL, elinewidth=6, alpha=0.6, capsize=0,
-                    label="GP median, 95% band")
+        for i in x:  # one band per choice, drawn like the continuous band
+            ax.fill_between([i - 0.3, i + 0.3], d.lower[i], d.upper[i], color=_MODEL,
+                            alpha=0.2, lw=0, label="95% band" if i == 0 else None)
+            ax.plot([i - 0.3, i + 0.3], [d.mean[i]] * 2, color=_MODEL, lw=2.5, zorder=4,
+                    label="GP median" if i == 0 else None)
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(d.observed_x))
         ax.scatter(d.observed_x + jitter, d.observed_y, s=14, color=_OBS, alpha=0.7,
                    zorder=3, label="observed (projected)")
