@@ -5,9 +5,11 @@ The public API is what ``__all__`` lists; everything else is private.
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import Any
 
-from bayestune import exceptions, presets, pruners, samplers, training
+from bayestune import exceptions, pruners, samplers
 from bayestune.exceptions import (
     BayesTuneError,
     DuplicatedStudyError,
@@ -21,7 +23,6 @@ from bayestune.exceptions import (
     TrialPruned,
     UnknownTrialError,
 )
-from bayestune.lr_finder import LRRangeResult, lr_range_test
 from bayestune.space import Categorical, Float, Int, Space
 from bayestune.study import Study, load_study
 from bayestune.trial import FrozenTrial, Trial, TrialState
@@ -51,6 +52,7 @@ __all__ = [
     "pruners",
     "presets",
     "training",
+    "diagnostics",
     "exceptions",
     # errors
     "BayesTuneError",
@@ -65,3 +67,29 @@ __all__ = [
     "NoCompletedTrialsError",
     "TrialPruned",
 ]
+
+# Modules that import torch load on first use, so that `import bayestune` (and with it
+# every `bayestune ask` on the command line, every spawned worker) stays fast.
+_LAZY = {
+    "training": ("bayestune.training", None),
+    "presets": ("bayestune.presets", None),
+    "diagnostics": ("bayestune.diagnostics", None),
+    "lr_range_test": ("bayestune.lr_finder", "lr_range_test"),
+    "LRRangeResult": ("bayestune.lr_finder", "LRRangeResult"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'bayestune' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import qmc
 
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.space import Space
@@ -20,6 +19,8 @@ def sobol_point(space: Space, seed: int | None, index: int) -> np.ndarray:
 
     Categorical columns are stretched to category indices.
     """
+    from scipy.stats import qmc  # noqa: PLC0415 - scipy.stats takes a second to import
+
     engine = qmc.Sobol(d=len(space), scramble=True, seed=seed)
     if index:
         engine.fast_forward(index)
