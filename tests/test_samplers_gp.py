@@ -202,3 +202,12 @@ def test_hyperparameters_are_reused_until_the_history_grows():
         t = never.ask()
         never.tell(t, branin(**t.params))
     assert [t.system_attrs["gp_status"] for t in never.trials[-2:]] == ["cold", "warm"]
+
+
+def test_settings_round_trip_through_to_dict():
+    s = GPSampler(seed=4, n_startup_trials=7, acquisition="ucb", ucb_beta=2.0,
+                  failure_mode="impute", warp_outputs=False, n_raw_samples=64, n_restarts=3,
+                  max_points=500, num_threads=None, refit_growth=0.2)
+    d = s.to_dict()
+    assert d.pop("name") == "GPSampler"
+    assert GPSampler(**d).to_dict() == s.to_dict()

@@ -177,8 +177,11 @@ class GPSampler(Sampler):
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "GPSampler", "seed": self.seed, "n_startup_trials": self.n_startup_trials,
-                "acquisition": self.acquisition, "failure_mode": self.failure_mode,
-                "warp_outputs": self.warp_outputs}
+                "acquisition": self.acquisition, "ucb_beta": self.ucb_beta,
+                "failure_mode": self.failure_mode, "warp_outputs": self.warp_outputs,
+                "n_raw_samples": self.n_raw_samples, "n_restarts": self.n_restarts,
+                "max_points": self.max_points, "num_threads": self.num_threads,
+                "refit_growth": self.refit_growth}
 
     def _seed_for(self, number: int) -> int:
         return (self.seed * 1_000_003 + number) % 2**31

@@ -47,6 +47,10 @@ class GridSampler(Sampler):
         self.seed = seed
         self._cache: tuple[Space, list[dict[str, Any]]] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": "GridSampler", "seed": self.seed, "grid": self.grid,
+                "n_points": self.n_points}
+
     def _axis(self, name: str, dim: Float | Int | Categorical) -> list[Any]:
         if name in self.grid:
             bad = [v for v in self.grid[name] if not dim.contains(v)]
