@@ -22,9 +22,11 @@ def _suggest(sampler, space, trials=(), number=0):
 
 
 def test_samplers_follow_the_protocol():
-    for s in (RandomSampler(0), SobolSampler(0), GridSampler(seed=0)):
+    for s in (RandomSampler(0), SobolSampler(0)):
         assert isinstance(s, Sampler)
         assert s.to_dict() == {"name": type(s).__name__, "seed": 0}
+    g = GridSampler({"a": [1, 2]}, n_points=3, seed=0)
+    assert g.to_dict() == {"name": "GridSampler", "seed": 0, "grid": {"a": [1, 2]}, "n_points": 3}
 
 
 def test_trial_rng_depends_only_on_seed_and_number():
