@@ -188,3 +188,22 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "bayestune\[plot\]"'):
         mplot._pyplot()
+
+
+def test_contour_over_a_categorical_draws_cells_not_interpolated_bands(study, surrogate):
+    from matplotlib.collections import QuadMesh
+
+    ax = plot.posterior_contour(study, "lr", "optimizer", surrogate=surrogate, n_points=12,
+                                what="mean", next_params=dict(study.best_params))
+    assert any(isinstance(c, QuadMesh) for c in ax.collections)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["sgd", "adam"]
+
+
+def test_categorical_acquisition_shows_every_choice(study, surrogate):
+    ax = plot.acquisition_slice(study, "optimizer", surrogate=surrogate,
+                                next_params=dict(study.best_params))
+    d = _data.acquisition_slice_data(study, "optimizer", surrogate=surrogate,
+                                     next_params=dict(study.best_params))
+    lo, hi = ax.get_ylim()
+    fin = d.acquisition[np.isfinite(d.acquisition)]
+    assert lo <= fin.min() and fin.max() <= hi

@@ -537,7 +537,11 @@ def posterior_contour(
         z = d.mean if panel == "mean" else d.std
         log_z = panel == "mean" and _wants_log(z)
         zz = np.log10(z) if log_z else z
-        cs = a.contourf(d.x, d.y, zz, levels=20, cmap=cmap if panel == "mean" else "magma")
+        cm = cmap if panel == "mean" else "magma"
+        if d.x_choices or d.y_choices:  # categories are cells, not a continuum
+            cs = a.pcolormesh(d.x, d.y, zz, shading="nearest", cmap=cm)
+        else:
+            cs = a.contourf(d.x, d.y, zz, levels=20, cmap=cm)
         cb = fig.colorbar(cs, ax=a, pad=0.01)
         if panel == "mean":
             lab = "GP median " + ("loss" if direction == "minimize" else "objective")
@@ -587,8 +591,9 @@ def acquisition_slice(
 ) -> Axes:
     """The acquisition function (log expected improvement) along one parameter.
 
-    The y axis spans at most ``depth`` nats below the maximum: far from the data log EI
-    drops by hundreds, which would flatten the region that decides the next point.
+    For a numeric parameter the y axis spans at most ``depth`` nats below the maximum:
+    far from the data log EI drops by hundreds, which would flatten the region that
+    decides the next point. Every choice of a categorical is shown.
 
     The others are held at the best configuration. The next suggestion's value of the
     parameter is a dashed line (it maximizes the acquisition over all parameters at
@@ -612,7 +617,8 @@ def acquisition_slice(
     fin = acq[np.isfinite(acq)]
     if len(fin):  # log EI falls by hundreds far from the data: show the top decades
         top, bottom = float(fin.max()), float(fin.min())
-        bottom = max(bottom, top - depth)
+        if not d.categorical:  # every choice stays visible
+            bottom = max(bottom, top - depth)
         pad = 0.06 * max(top - bottom, 1.0)
         ax.set_ylim(bottom - pad, top + pad)
     handles = []
