@@ -444,3 +444,14 @@ def test_training_config_checks_its_values():
         bt.training.build_optimizer("momentum", mlp().parameters(), lr=0.1, momentum=1.0)
     with pytest.raises(bt.InvalidValueError, match="nesterov"):
         bt.training.build_optimizer("nesterov", mlp().parameters(), lr=0.1, momentum=0.0)
+
+
+def test_an_optimizer_fn_may_take_optimizer_names_of_its_own():
+    def optimizer_fn(model, config):
+        assert config.optimizer == "adagrad"
+        return torch.optim.Adagrad(model.parameters(), lr=config.lr)
+
+    rec = Recorder()
+    result = objective(epochs=1, optimizer_fn=optimizer_fn, callbacks=[rec]).run(
+        {"optimizer": "Adagrad", "lr": 0.05})
+    assert result.status == "complete" and type(rec.optimizer) is torch.optim.Adagrad

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bayestune.exceptions import InvalidValueError
-from bayestune.training.optimizers import parse_optimizer
 from bayestune.training.schedules import Schedule, parse_schedule
 
 __all__ = ["TrainingConfig", "SETTINGS", "DEFAULT_PARAM_NAMES", "parse_param_names"]
@@ -21,7 +20,8 @@ class TrainingConfig:
     """What the adapter needs besides the model: optimizer, its settings, batching, epochs.
 
     Attributes:
-        optimizer: One of :data:`~bayestune.training.OPTIMIZERS`.
+        optimizer: One of :data:`~bayestune.training.OPTIMIZERS` (or a name your
+            ``optimizer_fn`` knows), lower-cased.
         lr: The (peak) learning rate.
         momentum: SGD / RMSprop momentum; None for the optimizer's usual value (0.9 for
             ``momentum`` and ``nesterov``, 0 for ``sgd`` and ``rmsprop``).
@@ -51,7 +51,11 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "optimizer", parse_optimizer(self.optimizer))
+        if not isinstance(self.optimizer, str) or not self.optimizer:
+            raise InvalidValueError(
+                f"optimizer must be a name such as 'adam', got optimizer={self.optimizer!r}")
+        # the name is checked where the optimizer is built: an optimizer_fn may know others
+        set_(self, "optimizer", self.optimizer.lower())
         set_(self, "schedule", parse_schedule(self.schedule))
         set_(self, "batch_size", _positive_int("batch_size", self.batch_size))
         set_(self, "epochs", _positive_int("epochs", self.epochs))

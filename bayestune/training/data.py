@@ -153,11 +153,19 @@ class TensorBatches:
         return math.ceil(self.n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n, size, tensors = self.n, self.batch_size, self.tensors
         if self.shuffle:
-            order = torch.randperm(self.n, generator=self.generator)
-            for i in range(0, self.n, self.batch_size):
-                idx = order[i:i + self.batch_size]
-                yield tuple(t[idx.to(t.device)] for t in self.tensors)
+            order = torch.randperm(n, generator=self.generator)
+            devices = {t.device for t in tensors}
+            if len(devices) == 1:  # the usual case: one index tensor per batch
+                order = order.to(devices.pop())
+                for i in range(0, n, size):
+                    idx = order[i:i + size]
+                    yield tuple([t[idx] for t in tensors])
+            else:
+                orders = {d: order.to(d) for d in devices}
+                for i in range(0, n, size):
+                    yield tuple([t[orders[t.device][i:i + size]] for t in tensors])
         else:
             for i in range(0, self.n, self.batch_size):
                 yield tuple(t[i:i + self.batch_size] for t in self.tensors)

@@ -87,21 +87,30 @@ class TrainingResult:
 
 
 class _Mean:
-    """A weighted mean of per-batch values, kept on the device until read (one sync)."""
+    """A weighted mean of per-batch values; tensors stay on the device until read (one
+    sync per epoch instead of one per batch)."""
 
     def __init__(self) -> None:
-        self.total: Any = 0.0
-        self.count = 0
+        self.values: list[Any] = []
+        self.counts: list[int] = []
 
     def add(self, value: Any, n: int) -> None:
-        if isinstance(value, torch.Tensor):
-            value = value.detach().float()
-        self.total = self.total + value * n
-        self.count += n
+        self.values.append(value)
+        self.counts.append(n)
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
 
     def get(self) -> float:
-        t = self.total
-        return float(t.item() if isinstance(t, torch.Tensor) else t) / self.count
+        values = self.values
+        if all(isinstance(v, torch.Tensor) and v.numel() == 1 for v in values):
+            stacked = torch.stack([v.reshape(()) for v in values]).detach().double()
+            weights = torch.tensor(self.counts, dtype=torch.float64, device=stacked.device)
+            total = float((stacked @ weights).item())
+        else:
+            total = sum(float(v) * n for v, n in zip(values, self.counts, strict=True))
+        return total / self.count
 
 
 class TorchObjective:
@@ -396,15 +405,16 @@ class TorchObjective:
         batch_end = self._hooks["on_batch_end"]
         dtype = self.amp_dtype
         scaler = state.scaler
-        autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype is not None \
-            else contextlib.nullcontext
         total, count = 0.0, 0
         model.train()
         for batch in loader:
             inputs, targets = batch_fn(batch)
             inputs, targets = to_device(inputs, device), to_device(targets, device)
-            with autocast():
+            if dtype is None:
                 loss = loss_fn(forward(model, inputs), targets)
+            else:
+                with torch.autocast(device.type, dtype=dtype):
+                    loss = loss_fn(forward(model, inputs), targets)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()

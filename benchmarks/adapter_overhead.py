@@ -1,0 +1,189 @@
+"""Wall-time overhead of bayestune's TorchObjective against a bare hand-written loop.
+
+Both train the same model on the same data for the same epochs with the same batches:
+build the model and optimizer, per epoch shuffle and slice the in-memory tensors, step
+through the batches (tracking the training loss with ``loss.item()``, as any loop that
+logs does), then compute the validation loss. The adapter also seeds the run in a forked
+random state, checks every batch for divergence, reports each epoch to its trial and asks
+the pruner, and stores the per-epoch losses in the trial.
+
+The adapter runs with its defaults (divergence check and health monitor on) and with
+``health=False`` (what the per-epoch diagnostics cost on top of the rest).
+Repetitions are interleaved (the order of the variants rotates) so that drifts in machine
+load hit all alike; the figure is the median of the per-repetition ratios, in wall time
+and in CPU time of the process (steadier on a shared machine). One torch thread.
+
+    python benchmarks/adapter_overhead.py [--reps 15] [--device cpu] [--no-health]
+
+``--no-health`` measures only the adapter with ``health=False``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import bayestune as bt
+from bayestune.training import TorchObjective
+
+
+def digits_data() -> tuple[torch.Tensor, ...]:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = ((X - X.mean(0)) / (X.std(0) + 1e-8)).astype(np.float32)
+    idx = np.random.default_rng(0).permutation(len(X))
+    tr, va = idx[:1200], idx[1200:]
+    return (torch.from_numpy(X[tr]), torch.from_numpy(y[tr]),
+            torch.from_numpy(X[va]), torch.from_numpy(y[va]))
+
+
+def synthetic_data(n: int = 8000, d: int = 784) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(d, 10, generator=g)
+    X = torch.randn(n + 2000, d, generator=g)
+    y = (X @ w + 0.5 * torch.randn(n + 2000, 10, generator=g)).argmax(1)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+CASES = {
+    # name: (data, model factory, batch size, epochs)
+    "digits logistic regression, batch 32": (
+        digits_data, lambda: nn.Linear(64, 10), 32, 10),
+    "digits MLP 64-32-10, batch 32": (
+        digits_data, lambda: nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)),
+        32, 5),
+    "synthetic MLP 784-512-512-10, batch 128": (
+        synthetic_data, lambda: nn.Sequential(nn.Linear(784, 512), nn.ReLU(),
+                                              nn.Linear(512, 512), nn.ReLU(),
+                                              nn.Linear(512, 10)),
+        128, 2),
+}
+
+
+def n_batches(name: str) -> int:
+    """Training plus validation batches of one run of a case."""
+    load, _, batch_size, epochs = CASES[name]
+    Xtr, _, Xva, _ = load()
+    return epochs * (-(-len(Xtr) // batch_size) + -(-len(Xva) // batch_size))
+
+
+def bare_loop(make_model, data, batch_size, epochs, device, lr=1e-3, seed=0):
+    """What a user writes by hand."""
+    Xtr, ytr, Xva, yva = data
+    torch.manual_seed(seed)
+    model = make_model().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(seed)
+    n = len(Xtr)
+    val_losses = []
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        order = torch.randperm(n, generator=g)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            x = Xtr[idx].to(device, non_blocking=True)
+            y = ytr[idx].to(device, non_blocking=True)
+            loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(y)
+        model.eval()
+        val = 0.0
+        with torch.no_grad():
+            for i in range(0, len(Xva), batch_size):
+                x = Xva[i:i + batch_size].to(device, non_blocking=True)
+                y = yva[i:i + batch_size].to(device, non_blocking=True)
+                val += loss_fn(model(x), y) * len(y)
+        val_losses.append(float(val) / len(Xva))
+    return val_losses[-1]
+
+
+def measure(name: str, reps: int, device: str, variants: dict[str, dict[str, Any]]
+            ) -> dict[str, list[tuple[float, float]]]:
+    """``{variant: [(wall s, CPU s) per repetition]}`` for the bare loop and each adapter
+    variant (``variants``: name -> extra TorchObjective arguments)."""
+    load, make_model, batch_size, epochs = CASES[name]
+    data = load()
+    study = bt.Study(bt.Space({"lr": bt.Float(1e-4, 1e-2, log=True)}),
+                     sampler=bt.samplers.RandomSampler(seed=0))
+
+    def timed(fn: Any) -> tuple[float, float]:
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - w, time.process_time() - c
+
+    def adapter(**kw: Any) -> Any:
+        obj = TorchObjective(lambda p: make_model(), (data[0], data[1]), (data[2], data[3]),
+                             nn.CrossEntropyLoss(), epochs=epochs, device=device,
+                             defaults={"optimizer": "adam", "lr": 1e-3,
+                                       "batch_size": batch_size}, **kw)
+
+        def run() -> tuple[float, float]:
+            study.enqueue({"lr": 1e-3})
+            trial = study.ask()
+            out: dict[str, Any] = {}
+            elapsed = timed(lambda: out.setdefault("v", obj(trial)))
+            study.tell(trial, out["v"])
+            return elapsed
+        return run
+
+    runs = {"bare": lambda: timed(lambda: bare_loop(make_model, data, batch_size, epochs,
+                                                    torch.device(device)))}
+    runs.update({v: adapter(**kw) for v, kw in variants.items()})
+    for run in runs.values():  # warm-up (allocator, lazy init)
+        run()
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in runs}
+    order = list(runs)
+    for r in range(reps):  # rotate the order so that load drifts hit every variant alike
+        for k in order[r % len(order):] + order[:r % len(order)]:
+            times[k].append(runs[k]())
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-health", action="store_true",
+                    help="measure only the adapter with its health monitor off")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    variants: dict[str, dict[str, Any]] = {"adapter, health=False": {"health": False}}
+    if not args.no_health:
+        variants = {"adapter (defaults)": {}, **variants}
+    print(f"bayestune {bt.__version__}, torch {torch.__version__}, device {args.device}, "
+          f"1 torch thread, {args.reps} interleaved repetitions")
+    print(f"{'case':<40} {'variant':<22} {'median s':>8} {'wall overhead [IQR]':>25} "
+          f"{'CPU-time overhead [IQR]':>25} {'us/batch':>8}")
+    for name in CASES:
+        times = measure(name, args.reps, args.device, variants)
+        bare = times.pop("bare")
+        batches = n_batches(name)
+        print(f"{name:<40} {'bare loop':<22} {statistics.median(t[0] for t in bare):8.3f}")
+        for variant, ts in times.items():
+            cells = []
+            for i in (0, 1):  # wall time, CPU time
+                ratios = [a[i] / b[i] for a, b in zip(ts, bare, strict=True)]
+                q1, med, q3 = (100 * (v - 1) for v in np.percentile(ratios, [25, 50, 75]))
+                cells.append(f"{med:+6.2f}% [{q1:+5.1f}%, {q3:+5.1f}%]")
+            extra = statistics.median(a[1] - b[1] for a, b in zip(ts, bare, strict=True)) \
+                / batches * 1e6
+            print(f"{'':<40} {variant:<22} {statistics.median(t[0] for t in ts):8.3f} "
+                  f"{cells[0]:>25} {cells[1]:>25} {extra:+8.1f}")
+    print("overhead = median over repetitions of (adapter time / bare-loop time of the same "
+          "repetition) - 1; target: under 3%.\nus/batch = median extra CPU time per training or "
+          "validation batch, the adapter's fixed cost whatever the model")
+
+
+if __name__ == "__main__":
+    main()
