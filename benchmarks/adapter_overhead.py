@@ -34,14 +34,9 @@ from bayestune.training import TorchObjective
 
 
 def digits_data() -> tuple[torch.Tensor, ...]:
-    from sklearn.datasets import load_digits
+    from dl_bench import digits  # the same split as the tuning benchmark
 
-    X, y = load_digits(return_X_y=True)
-    X = ((X - X.mean(0)) / (X.std(0) + 1e-8)).astype(np.float32)
-    idx = np.random.default_rng(0).permutation(len(X))
-    tr, va = idx[:1200], idx[1200:]
-    return (torch.from_numpy(X[tr]), torch.from_numpy(y[tr]),
-            torch.from_numpy(X[va]), torch.from_numpy(y[va]))
+    return tuple(torch.from_numpy(a) for a in digits())
 
 
 def synthetic_data(n: int = 8000, d: int = 784) -> tuple[torch.Tensor, ...]:

@@ -34,6 +34,17 @@ def mlp(params: dict | None = None, hidden: int = 32) -> nn.Module:
                          nn.Dropout(p.get("dropout", 0.0)), nn.Linear(p.get("hidden", hidden), 10))
 
 
+class KwMLP(nn.Module):
+    """:func:`mlp` taking its input by name (``model(pixels=x)``), as dict batches feed it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = mlp()
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.net(pixels)
+
+
 def logreg(params: dict | None = None) -> nn.Module:
     return nn.Linear(64, 10)
 

@@ -14,7 +14,15 @@ import bayestune as bt
 from bayestune.lr_finder import LRRangeResult, lr_range_test, smooth_losses, suggest
 
 pytest.importorskip("sklearn")
-from dl_helpers import cnn, digits, digits_tensors, logreg, mlp, one_torch_thread  # noqa: E402, F401
+from dl_helpers import (  # noqa: E402
+    KwMLP,
+    cnn,
+    digits,
+    digits_tensors,
+    logreg,
+    mlp,
+    one_torch_thread,  # noqa: F401  (fixture)
+)
 
 CE = nn.CrossEntropyLoss()
 
@@ -146,17 +154,8 @@ def test_it_never_prints(capsys):
 
 def test_dict_batches_and_a_custom_batch_fn():
     Xtr, ytr, _, _ = digits_tensors()
-
-    class KwModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = mlp()
-
-        def forward(self, pixels):
-            return self.net(pixels)
-
     batches = [{"pixels": x, "labels": y} for x, y in zip(Xtr.split(32), ytr.split(32), strict=False)]
-    r = lr_range_test(KwModel(), batches, CE, end_lr=0.01, num_iter=50,
+    r = lr_range_test(KwMLP(), batches, CE, end_lr=0.01, num_iter=50,
                       device="cpu")  # cycles through the 38 batches
     assert r.num_iter == 50
     odd = [{"img": x, "cls": y} for x, y in zip(Xtr.split(32), ytr.split(32), strict=False)]

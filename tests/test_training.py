@@ -20,7 +20,7 @@ from bayestune.training import (
 )
 
 pytest.importorskip("sklearn")
-from dl_helpers import digits, digits_tensors, mlp, one_torch_thread  # noqa: E402, F401
+from dl_helpers import KwMLP, digits, digits_tensors, mlp, one_torch_thread  # noqa: E402, F401
 
 CE = nn.CrossEntropyLoss()
 
@@ -308,15 +308,7 @@ def test_datasets_loaders_and_dict_batches_are_accepted():
         def __getitem__(self, i):
             return {"pixels": self.X[i], "labels": self.y[i]}
 
-    class KwModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = mlp()
-
-        def forward(self, pixels):
-            return self.net(pixels)
-
-    result = TorchObjective(lambda p: KwModel(), DictData(Xtr, ytr), DictData(Xva, yva), CE,
+    result = TorchObjective(lambda p: KwMLP(), DictData(Xtr, ytr), DictData(Xva, yva), CE,
                             epochs=1, device="cpu").run({"lr": 0.01, "batch_size": 200})
     assert result.status == "complete" and result.val_losses[0] < 2.0
 
