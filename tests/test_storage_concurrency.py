@@ -65,6 +65,51 @@ def test_four_processes_fifty_trials_each_give_200_distinct_trials(tmp_path):
     assert everyone == list(range(200))  # each number went to exactly one worker
 
 
+def _objective(trial) -> float:
+    """Module level, so that spawned workers can unpickle it."""
+    return _value(trial.params)
+
+
+def _tell_five(url: str, seed: int) -> None:
+    study = bt.Study(SPACE, storage=url, name="others", load_if_exists=True,
+                     sampler=bt.samplers.RandomSampler(seed=seed))
+    for _ in range(5):
+        t = study.ask()
+        study.tell(t, _value(t.params))
+
+
+def test_n_jobs_after_other_processes_wrote_keeps_the_file_intact(tmp_path):
+    # The parent holds a connection while it opens the file again (a second study), other
+    # processes write and exit, then n_jobs workers write: the file must stay intact.
+    # Reading the header with open()/close() once dropped the parent's POSIX locks, so
+    # the last process to exit deleted the WAL under the parent's live connection.
+    path = tmp_path / "tune.db"
+    url = f"sqlite:///{path}"
+    held = bt.Study(SPACE, storage=url, name="held", sampler=bt.samplers.RandomSampler(seed=0))
+    bt.Study(SPACE, storage=url, name="others", sampler=bt.samplers.RandomSampler(seed=0))
+    ctx = _context()
+    procs = [ctx.Process(target=_tell_five, args=(url, seed)) for seed in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    study = bt.Study(SPACE, storage=url, name="jobs", sampler=bt.samplers.RandomSampler(seed=1))
+    study.optimize(_objective, n_trials=8, n_jobs=2)
+
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    con.close()
+    for name, n in [("others", 15), ("jobs", 8)]:
+        trials = bt.load_study(url, name).trials
+        assert [t.number for t in trials] == list(range(n))
+        assert all(t.state is TrialState.COMPLETE and t.value == _value(t.params)
+                   for t in trials)
+    t = held.ask()  # and the connection the parent held all along still works
+    held.tell(t, 1.0)
+    assert [t.value for t in bt.load_study(url, "held").trials] == [1.0]
+
+
 def _churn(url: str, ack_path: str, seed: int) -> None:
     """Ask and tell forever; append "number value" to the ack file after each tell."""
     study = bt.Study(SPACE, storage=url, name="churn", load_if_exists=True,

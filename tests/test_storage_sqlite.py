@@ -70,6 +70,16 @@ def test_a_text_file_is_refused_and_left_alone(tmp_path):
     assert _digest(f) == before
 
 
+@pytest.mark.parametrize("content", [b"x", b"\0", b"PK\x03\x04" + bytes(range(256)) * 4])
+def test_a_tiny_or_binary_file_is_refused_and_left_alone(tmp_path, content):
+    f = tmp_path / "blob.db"
+    f.write_bytes(content)  # SQLite alone would take the 1-byte files for empty databases
+    with pytest.raises(bt.StorageError, match="not a SQLite database"):
+        SQLiteStorage(f)
+    assert f.read_bytes() == content
+    assert os.listdir(tmp_path) == ["blob.db"]  # no -wal or -shm beside it either
+
+
 def test_another_programs_database_is_refused_and_left_alone(tmp_path):
     f = tmp_path / "app.db"
     con = sqlite3.connect(f)
@@ -169,6 +179,26 @@ def test_a_forked_child_opens_its_own_connection(tmp_path):
     p.join(30)
     assert p.exitcode == 0 and parent.recv() == 1
     assert [t.value for t in s.get_trials("s")] == [1.0, 9.0]  # parent still works
+
+
+def _child_checks_inheritance(storage: SQLiteStorage, inherited, conn) -> None:
+    from bayestune.storage import sqlite as module  # noqa: PLC0415
+
+    conn.send((storage._conn is None, any(c is inherited for c in module._INHERITED)))
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_a_forked_child_sets_inherited_connections_aside_unclosed_at_once(tmp_path):
+    # Before any use in the child, so that garbage collection there cannot close them.
+    s = _new(tmp_path / "t.db")
+    inherited = s._connection()
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_child_checks_inheritance, args=(s, inherited, child))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0 and parent.recv() == (True, True)
+    assert s._conn is inherited  # the parent keeps its own
 
 
 def test_a_busy_file_gives_a_storage_error_after_the_timeout(tmp_path):

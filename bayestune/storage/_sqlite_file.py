@@ -4,6 +4,11 @@ A file is opened only if it is empty (a new storage) or a bayestune storage of t
 schema version this release reads. Anything else (not SQLite, another program's
 database, another schema version, a corrupt file) raises StorageError before a single
 byte is written.
+
+The file is only ever read through SQLite, never with ``open()``: closing any other file
+descriptor on it drops every POSIX lock this process holds on it, those of its live
+SQLite connections included. Another process then takes itself for the last connection
+and checkpoints and deletes the WAL under them, which corrupts the file.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from bayestune.exceptions import StorageError
 __all__ = ["SCHEMA_VERSION", "URL_PREFIX", "parse_sqlite_url", "check_file", "open_database"]
 
 SCHEMA_VERSION = 1
-_HEADER = b"SQLite format 3\x00"
 URL_PREFIX = "sqlite:///"
+_SQLITE_NOTADB = 26
 
 _SCHEMA = (
     "CREATE TABLE bayestune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -68,25 +73,25 @@ def parse_sqlite_url(storage: str) -> str:
 
 
 def check_file(path: str, must_exist: bool) -> None:
-    """Refuse a folder, a missing file (if ``must_exist``) or a file that is not SQLite."""
+    """Refuse a folder or a missing file (if ``must_exist``); SQLite reads the rest."""
     if path == ":memory:":
         return
     if os.path.isdir(path):
         raise StorageError(f"storage path {path!r} is a folder, not a file")
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        if must_exist:
-            raise StorageError(f"no storage file at {path!r}")
-        return
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_HEADER))
-    except OSError as e:
-        raise StorageError(f"cannot read storage file {path!r}: {e}") from None
-    if head != _HEADER:
-        raise StorageError(
-            f"{path!r} is not a SQLite database (is it the right file?); "
-            f"bayestune will not overwrite it"
-        )
+    if must_exist and (not os.path.exists(path) or os.path.getsize(path) == 0):
+        raise StorageError(f"no storage file at {path!r}")
+
+
+def _not_sqlite(path: str) -> StorageError:
+    return StorageError(
+        f"{path!r} is not a SQLite database (is it the right file?); "
+        f"bayestune will not overwrite it"
+    )
+
+
+def _is_not_a_database(e: sqlite3.DatabaseError) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)  # Python >= 3.11
+    return code == _SQLITE_NOTADB or (code is None and "not a database" in str(e))
 
 
 def open_database(path: str, timeout: float) -> sqlite3.Connection:
@@ -103,6 +108,8 @@ def open_database(path: str, timeout: float) -> sqlite3.Connection:
         _ensure_schema(conn, path)
     except sqlite3.DatabaseError as e:
         conn.close()
+        if _is_not_a_database(e):
+            raise _not_sqlite(path) from None
         raise StorageError(
             f"{path!r} is corrupt or not a bayestune storage ({e}); "
             f"bayestune will not overwrite it"
@@ -118,6 +125,10 @@ def _check_schema(conn: sqlite3.Connection, path: str) -> bool:
     tables = {r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     if not tables:
+        # SQLite takes a 1-byte file for an empty database; a real one has a page.
+        if path != ":memory:" and os.path.getsize(path) > 0 and \
+                conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+            raise _not_sqlite(path)
         return False
     if "bayestune_meta" not in tables:
         raise StorageError(

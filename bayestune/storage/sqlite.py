@@ -16,7 +16,9 @@ Design:
       a SQLite database of another program, or another schema version is refused with
       :class:`~bayestune.StorageError`, and never written to.
     * One connection per process, opened lazily and re-opened after ``fork``; threads
-      of a process share it under a lock.
+      of a process share it under a lock. A forked child drops the connections it
+      inherited without closing them, and the file is never opened except by SQLite
+      (see ``_sqlite_file``): either would break the locks of a live connection.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -59,6 +62,14 @@ _COLUMNS = ("number, state, params, value, intermediate_values, user_attrs, syst
 # Connections a forked child inherited: kept referenced so that they are never closed
 # from the child (closing would touch the parent's WAL and locks).
 _INHERITED: list[sqlite3.Connection] = []
+_LIVE: weakref.WeakSet[SQLiteStorage] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # At once, not at the next use: a storage the child never uses may be garbage
+    # collected there, and that would close the inherited connection.
+    for storage in list(_LIVE):
+        storage._forget_inherited_connection()
 
 
 def _dt(s: str | None) -> datetime | None:
@@ -139,6 +150,12 @@ class SQLiteStorage(Storage):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._synchronous: str | None = None
+        _LIVE.add(self)
+
+    def _forget_inherited_connection(self) -> None:
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+        self._init_process()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "timeout": self.timeout, "durable": self.durable}
@@ -149,10 +166,8 @@ class SQLiteStorage(Storage):
         self._caches = {}
 
     def _connection(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # forked: never share a connection across processes
-            if self._conn is not None:
-                _INHERITED.append(self._conn)
-            self._init_process()
+        if self._pid != os.getpid():  # forked past the hook (a fork() from C code)
+            self._forget_inherited_connection()
         if self._conn is None:
             with self._lock:
                 if self._conn is None:
@@ -447,3 +462,7 @@ class SQLiteStorage(Storage):
             raise UnknownTrialError(
                 f"study {name!r} has no trial number {number!r} (it has {len(trials)} trials)")
         return trials[number]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
