@@ -49,3 +49,12 @@ def test_warp_keeps_order_for_any_finite_values(vals):
     assert np.all(np.isfinite(z))
     i, j = np.argmin(y), np.argmax(y)
     assert z[i] <= z[j]
+
+
+def test_inverse_is_bounded_far_from_the_data():
+    y = -np.array([0.3, 0.35, 0.4, 0.5, 0.9, 2.3, 150.0, 1e4])
+    w = fit_output_warp(y)
+    far = w.inverse(np.array([-1e3, 1e3]))
+    assert np.all(np.isfinite(far))
+    assert far[0] >= w.inverse(np.array([w.z_range[0] - 4.0]))[0] - 1e-9
+    assert np.allclose(w.inverse(w.forward(y)), y)

@@ -20,7 +20,15 @@ __all__ = ["OutputWarp", "fit_output_warp"]
 
 logger = logging.getLogger(__name__)
 
-_LAMBDA_BOUNDS = (-3.0, 5.0)
+# Exponents beyond 2 make the warp strongly convex on the good side: a cluster of
+# near-equal best values then looks like a plateau at the top and expected improvement
+# keeps polishing it (seen on Branin: stuck at a boundary minimum, 1.94 vs 0.398).
+_LAMBDA_BOUNDS = (-2.0, 2.0)
+_EXTRAPOLATE = 4.0
+# Values more than this many robust scales worse than the median (a diverged run's 1e12)
+# are log-compressed before the power transform, which alone cannot tame them within
+# the exponent bounds.
+_TAIL = 3.0
 
 
 def _yj(x: np.ndarray, lmb: float) -> np.ndarray:
@@ -70,6 +78,21 @@ def _yj_mle(u: np.ndarray) -> float:
     return float(res.x)
 
 
+def _compress(u: np.ndarray) -> np.ndarray:
+    """Log-compress the bad tail below ``-_TAIL`` robust units (identity above)."""
+    out = np.array(u, dtype=float)
+    low = out < -_TAIL
+    out[low] = -_TAIL - np.log1p(-(out[low] + _TAIL))
+    return out
+
+
+def _compress_inv(t: np.ndarray) -> np.ndarray:
+    out = np.array(t, dtype=float)
+    low = out < -_TAIL
+    out[low] = -_TAIL - np.expm1(-(out[low] + _TAIL))
+    return out
+
+
 @dataclass(frozen=True)
 class OutputWarp:
     """A fitted monotone map ``y -> z``: robust scale, Yeo-Johnson, standardize.
@@ -80,6 +103,9 @@ class OutputWarp:
         lmbda: Yeo-Johnson exponent (None: no power transform).
         mean: Mean after the power transform.
         std: Std after the power transform.
+        z_range: Observed range in model units; :meth:`inverse` clips its input to this
+            range widened by ``_EXTRAPOLATE`` model standard deviations (a power warp
+            fitted on the data says nothing far beyond it, and its inverse explodes).
     """
 
     center: float
@@ -87,20 +113,23 @@ class OutputWarp:
     lmbda: float | None
     mean: float
     std: float
+    z_range: tuple[float, float] = (-np.inf, np.inf)
 
     def forward(self, y: np.ndarray) -> np.ndarray:
         """Raw values (``n``) to model values (``n``)."""
         u = (np.asarray(y, dtype=float) - self.center) / self.scale
         if self.lmbda is not None:
-            u = _yj(u, self.lmbda)
+            u = _yj(_compress(u), self.lmbda)
         return (u - self.mean) / self.std
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         """Model values (any shape) back to raw values."""
-        u = np.asarray(z, dtype=float) * self.std + self.mean
+        lo, hi = self.z_range
+        z = np.clip(np.asarray(z, dtype=float), lo - _EXTRAPOLATE, hi + _EXTRAPOLATE)
+        u = z * self.std + self.mean
         if self.lmbda is not None:
             shape = u.shape
-            u = _yj_inv(u.reshape(-1), self.lmbda).reshape(shape)
+            u = _compress_inv(_yj_inv(u.reshape(-1), self.lmbda)).reshape(shape)
         return u * self.scale + self.center
 
 
@@ -121,11 +150,12 @@ def fit_output_warp(y: np.ndarray, power: bool = True) -> OutputWarp:
     u = (y - center) / scale
     lmbda: float | None = None
     if power and y.size >= 3 and np.ptp(u) > 0:
+        uc = _compress(u)
         try:
-            lm = _yj_mle(u)
+            lm = _yj_mle(uc)
             if np.isfinite(lm):
                 lmbda = float(np.clip(lm, *_LAMBDA_BOUNDS))
-                t = _yj(u, lmbda)
+                t = _yj(uc, lmbda)
                 if not np.all(np.isfinite(t)) or np.ptp(t) <= 0:
                     lmbda = None
                 else:
@@ -137,4 +167,7 @@ def fit_output_warp(y: np.ndarray, power: bool = True) -> OutputWarp:
     std = float(np.std(u)) if u.size > 1 else 1.0
     if not np.isfinite(std) or std <= 1e-12:
         std = 1.0
-    return OutputWarp(center=center, scale=scale, lmbda=lmbda, mean=mean, std=std)
+    z = (u - mean) / std
+    z_range = (float(z.min()), float(z.max())) if z.size else (-np.inf, np.inf)
+    return OutputWarp(center=center, scale=scale, lmbda=lmbda, mean=mean, std=std,
+                      z_range=z_range)
