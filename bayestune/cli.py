@@ -253,12 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "advice from the study's history (search-space edges, failures, overfitting, "
                 "irrelevant parameters, unusual values), each with evidence and an action")
     p.add_argument("--json", action="store_true", help="a JSON list of findings")
-    from bayestune.diagnostics import RULES  # noqa: PLC0415
-    from bayestune.training import OPTIMIZERS  # noqa: PLC0415
+    from bayestune.diagnostics.advise import RULES  # noqa: PLC0415 - torch-free
 
     p.add_argument("--rule", action="append", default=None, choices=tuple(RULES),
                    help="run only this rule (repeatable)")
-    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="the optimizer tuned, when the space has no 'optimizer' parameter")
+    p.add_argument("--optimizer", default=None,
+                   help="the optimizer tuned (sgd, momentum, nesterov, adam, adamw, rmsprop), "
+                        "when the space has no 'optimizer' parameter")
     p.add_argument("--fine-tune", action="store_true",
                    help="compare with the fine-tuning starting points")
     return parser

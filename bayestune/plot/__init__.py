@@ -42,7 +42,26 @@ __all__ = [
     "SliceData",
     "ContourData",
     "AcquisitionSliceData",
+    # training curves and update ratios (issue 7)
+    "training_curves",
+    "update_ratio",
+    "training_curves_data",
+    "update_ratio_data",
+    "TrainingCurvesData",
+    "TrialCurves",
+    "UpdateRatioData",
 ]
+
+# Names served by other modules than the two above.
+_MODULES = {
+    "training_curves": "bayestune.plot.training",
+    "update_ratio": "bayestune.plot.training",
+    "training_curves_data": "bayestune.plot._training_data",
+    "update_ratio_data": "bayestune.plot._training_data",
+    "TrainingCurvesData": "bayestune.plot._training_data",
+    "TrialCurves": "bayestune.plot._training_data",
+    "UpdateRatioData": "bayestune.plot._training_data",
+}
 
 _DRAWING = {
     "convergence", "parallel_coordinates", "lr_range", "importance", "posterior_slice",
@@ -51,7 +70,9 @@ _DRAWING = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _DRAWING:
+    if name in _MODULES:
+        module = importlib.import_module(_MODULES[name])
+    elif name in _DRAWING:
         module = importlib.import_module("bayestune.plot.matplotlib")
     elif name in __all__:
         module = importlib.import_module("bayestune.plot._data")
