@@ -24,6 +24,7 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 from torch import Tensor
 
+from bayestune.gp.analytic import FastAcquisition, fast_acquisition
 from bayestune.space import Categorical, Int, Space, is_duplicate
 
 __all__ = ["optimize_acquisition"]
@@ -33,7 +34,11 @@ logger = logging.getLogger(__name__)
 AcqFn = Callable[[Tensor], Tensor]
 
 
-def _score(acq: AcqFn, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def _score(acq: AcqFn, X: np.ndarray, chunk: int = 1024,
+           fast: FastAcquisition | None = None) -> np.ndarray:
+    if fast is not None:
+        v = fast(X) if X.shape[0] else np.zeros(0)
+        return np.where(np.isfinite(v), v, -np.inf)
     out = []
     with torch.no_grad():
         for i in range(0, X.shape[0], chunk):
@@ -43,13 +48,22 @@ def _score(acq: AcqFn, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
     return np.where(np.isfinite(v), v, -np.inf)
 
 
-def _lbfgs(acq: AcqFn, X0: np.ndarray, free: np.ndarray, maxiter: int) -> np.ndarray:
+def _lbfgs(acq: AcqFn, X0: np.ndarray, free: np.ndarray, maxiter: int,
+           fast: FastAcquisition | None = None) -> np.ndarray:
     idx = np.flatnonzero(free)
     if idx.size == 0 or X0.shape[0] == 0:
         return X0
     k = X0.shape[0]
     base = torch.as_tensor(X0, dtype=torch.float64)
     idx_t = torch.as_tensor(idx)
+
+    def f_fast(z: np.ndarray) -> tuple[float, np.ndarray]:
+        X = X0.copy()
+        X[:, idx] = z.reshape(k, idx.size)
+        v, g = fast.value_and_grad(X, idx)
+        ok = np.isfinite(v)
+        g = np.where(ok[:, None], np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+        return float(-np.where(ok, v, -1e6).sum()), -g.reshape(-1)
 
     def f(z: np.ndarray) -> tuple[float, np.ndarray]:
         zt = torch.as_tensor(z.reshape(k, idx.size), dtype=torch.float64).requires_grad_(True)
@@ -64,7 +78,7 @@ def _lbfgs(acq: AcqFn, X0: np.ndarray, free: np.ndarray, maxiter: int) -> np.nda
 
     z0 = X0[:, idx].reshape(-1)
     try:
-        res = minimize(f, z0, jac=True, method="L-BFGS-B",
+        res = minimize(f if fast is None else f_fast, z0, jac=True, method="L-BFGS-B",
                        bounds=[(0.0, 1.0)] * z0.size, options={"maxiter": maxiter, "ftol": 1e-6})
         z = np.clip(res.x, 0.0, 1.0)
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
@@ -97,7 +111,8 @@ def _neighbours(space: Space, x: np.ndarray) -> np.ndarray:
 
 
 def _local_search(acq: AcqFn, space: Space, X: np.ndarray, vals: np.ndarray,
-                  max_rounds: int = 20) -> tuple[np.ndarray, np.ndarray]:
+                  max_rounds: int = 20, fast: FastAcquisition | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     X, vals = X.copy(), vals.copy()
     active = np.ones(X.shape[0], dtype=bool)
     for _ in range(max_rounds):
@@ -107,7 +122,7 @@ def _local_search(acq: AcqFn, space: Space, X: np.ndarray, vals: np.ndarray,
         blocks = [(i, nb) for i, nb in blocks if nb.shape[0]]
         if not blocks:
             break
-        scores = _score(acq, np.concatenate([nb for _, nb in blocks]))
+        scores = _score(acq, np.concatenate([nb for _, nb in blocks]), fast=fast)
         pos = 0
         for i, nb in blocks:
             s = scores[pos:pos + nb.shape[0]]
@@ -162,7 +177,8 @@ def optimize_acquisition(
         pert[:, cat] = np.where(flip[:, cat], randcat[:, cat], pert[:, cat])
         cands += [pert, X_best]
     raw = np.concatenate(cands)
-    raw_vals = _score(acq, raw)
+    fast = fast_acquisition(acq)  # closed-form gradients when the acquisition has them
+    raw_vals = _score(acq, raw, fast=fast)
     order = np.argsort(-raw_vals, kind="stable")
     starts: list[np.ndarray] = []
     for i in order:
@@ -171,13 +187,13 @@ def optimize_acquisition(
         if not any(np.allclose(raw[i], s) for s in starts):
             starts.append(raw[i])
     X = np.array(starts)
-    X = _lbfgs(acq, X, ~cat, maxiter)
+    X = _lbfgs(acq, X, ~cat, maxiter, fast)
     if cat.any() or is_int.any():
         X = space.canonicalize(X)
-        X, _ = _local_search(acq, space, X, _score(acq, X))
-        X = _lbfgs(acq, X, ~cat & ~is_int, maxiter)
+        X, _ = _local_search(acq, space, X, _score(acq, X, fast=fast), fast=fast)
+        X = _lbfgs(acq, X, ~cat & ~is_int, maxiter, fast)
     X = space.canonicalize(X)
-    vals = _score(acq, X)
+    vals = _score(acq, X, fast=fast)
     pool = np.concatenate([X, space.canonicalize(raw[order[:64]])])
     pool_vals = np.concatenate([vals, raw_vals[order[:64]]])
     for i in np.argsort(-pool_vals, kind="stable"):
