@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from bayestune.exceptions import InvalidValueError
+from bayestune.samplers._pruned import estimate_final_values
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.samplers.sobol import sobol_point
 from bayestune.space import Space, is_duplicate
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 _ACQ = ("logei", "ucb")
 _FAIL = ("feasibility", "impute", "ignore")
+_PRUNED = ("estimate", "last")
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,24 @@ class History:
     n_started: int
 
 
-def encode_history(space: Space, trials: Sequence[FrozenTrial]) -> History:
-    """Stage 1: sort trials by role and encode them (see :class:`History`)."""
+def encode_history(space: Space, trials: Sequence[FrozenTrial], *,
+                   direction: Direction = "minimize", pruned_values: str = "estimate"
+                   ) -> History:
+    """Stage 1: sort trials by role and encode them (see :class:`History`).
+
+    Args:
+        space: The search space.
+        trials: The study's trials.
+        direction: The study's direction (for the pruned trials' estimates).
+        pruned_values: ``"estimate"``: a pruned trial enters with the estimate of its
+            final value by :func:`~bayestune.samplers._pruned.estimate_final_values`;
+            ``"last"``: with its last reported value.
+    """
     d = len(space)
     ok, vals, failed, pending = [], [], [], []
+    pruned_rows: list[int] = []
+    pruned_last: list[tuple[int, float]] = []
+    completed: list[tuple[Mapping[int, float], float]] = []
     warm, warm_number, started = None, -1, 0
     for t in trials:
         if not t.params or t.state is TrialState.WAITING:
@@ -78,9 +94,14 @@ def encode_history(space: Space, trials: Sequence[FrozenTrial]) -> History:
         if t.state is TrialState.COMPLETE and t.value is not None:
             ok.append(x)
             vals.append(t.value)
+            if t.intermediate_values:
+                completed.append((t.intermediate_values, t.value))
         elif t.state is TrialState.PRUNED and t.value is not None and np.isfinite(t.value):
-            ok.append(x)  # a pessimistic value: the run was stopped early for doing badly
+            ok.append(x)  # the run was stopped early for doing badly
             vals.append(t.value)
+            if t.last_step is not None:
+                pruned_rows.append(len(vals) - 1)
+                pruned_last.append((t.last_step, t.intermediate_values[t.last_step]))
         elif t.state is TrialState.FAILED:
             failed.append(x)
         elif t.state is TrialState.RUNNING:
@@ -92,6 +113,11 @@ def encode_history(space: Space, trials: Sequence[FrozenTrial]) -> History:
     def arr(rows: list) -> np.ndarray:
         return np.array(rows, dtype=float).reshape(-1, d)
 
+    if pruned_values == "estimate" and pruned_rows and completed:
+        est = estimate_final_values(pruned_last, completed, minimize=direction == "minimize")
+        for row, (_, last), e in zip(pruned_rows, pruned_last, est, strict=True):
+            if last == vals[row]:  # the reported value, not one set apart from it
+                vals[row] = float(e)
     X, Xf, Xp = arr(ok), arr(failed), arr(pending)
     return History(X=X, values=np.array(vals, dtype=float), X_failed=Xf, X_pending=Xp,
                    X_seen=np.concatenate([X, Xf, Xp]), warm_state=warm, n_started=started)
@@ -122,6 +148,10 @@ class GPSampler(Sampler):
             the history has grown by this fraction (default 0.05, i.e. refit every 5th
             trial at 100 trials); 0 refits at every ask. Each suggestion still
             conditions on every observation.
+        pruned_values: How a PRUNED trial enters the model: ``"estimate"`` (default: its
+            value at the step where it stopped, mapped onto the final-value scale by its
+            rank among completed trials at that step) or ``"last"`` (the value as
+            reported).
     """
 
     def __init__(
@@ -138,6 +168,7 @@ class GPSampler(Sampler):
         max_points: int = 2000,
         num_threads: int | None = 1,
         refit_growth: float = 0.05,
+        pruned_values: str = "estimate",
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidValueError(f"seed must be an int or None, got {seed=!r}")
@@ -174,6 +205,10 @@ class GPSampler(Sampler):
                 or not 0 <= refit_growth <= 1:
             raise InvalidValueError(f"refit_growth must be in [0, 1], got {refit_growth=!r}")
         self.refit_growth = float(refit_growth)
+        if pruned_values not in _PRUNED:
+            raise InvalidValueError(
+                f"pruned_values must be one of {_PRUNED}, got {pruned_values=!r}")
+        self.pruned_values = pruned_values
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "GPSampler", "seed": self.seed, "n_startup_trials": self.n_startup_trials,
@@ -181,7 +216,7 @@ class GPSampler(Sampler):
                 "failure_mode": self.failure_mode, "warp_outputs": self.warp_outputs,
                 "n_raw_samples": self.n_raw_samples, "n_restarts": self.n_restarts,
                 "max_points": self.max_points, "num_threads": self.num_threads,
-                "refit_growth": self.refit_growth}
+                "refit_growth": self.refit_growth, "pruned_values": self.pruned_values}
 
     def _seed_for(self, number: int) -> int:
         return (self.seed * 1_000_003 + number) % 2**31
@@ -226,7 +261,8 @@ class GPSampler(Sampler):
         from bayestune.gp.model import torch_threads  # noqa: PLC0415 - heavy import
         from bayestune.gp.surrogate import fit_surrogate  # noqa: PLC0415
 
-        h = encode_history(space, trials)
+        h = encode_history(space, trials, direction=direction,
+                           pruned_values=self.pruned_values)
         if h.X.shape[0] == 0:
             raise InvalidValueError("no completed trial to fit a surrogate on")
         number = len(trials) if number is None else number
@@ -243,7 +279,8 @@ class GPSampler(Sampler):
 
     def sample(self, space: Space, trials: Sequence[FrozenTrial], direction: Direction,
                number: int) -> Suggestion:
-        h = encode_history(space, trials)
+        h = encode_history(space, trials, direction=direction,
+                           pruned_values=self.pruned_values)
         if h.n_started < self.startup_count(space):
             return self._space_filling(space, h, number, "")
         if h.X.shape[0] == 0:
