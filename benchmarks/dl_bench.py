@@ -86,8 +86,10 @@ def _bt_result(study: bt.Study) -> tuple[float, int]:
 
 
 def run_bayestune(objective: Objective, space: bt.Space, seed: int, n_trials: int,
-                  pruner: bt.pruners.Pruner | None) -> tuple[float, int]:
-    study = bt.Study(space, seed=seed, pruner=pruner)
+                  pruner: bt.pruners.Pruner | None, pruned_values: str = "estimate"
+                  ) -> tuple[float, int]:
+    sampler = bt.samplers.GPSampler(seed=seed, pruned_values=pruned_values)
+    study = bt.Study(space, sampler=sampler, pruner=pruner)
     for config in bt.presets.default_configs(OPTIMIZERS, batch_sizes=BATCH_SIZES):
         study.enqueue(config)
     study.optimize(objective, n_trials=n_trials)
@@ -131,6 +133,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--methods", default=None,
+                    help="comma-separated subset of the methods (default: all but "
+                         "bayestune+asha-last)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     Xtr, ytr, Xva, yva = digits()
@@ -143,10 +148,23 @@ def main() -> None:
         "bayestune+asha": lambda o, s: run_bayestune(
             o, space, s, args.trials, bt.pruners.SuccessiveHalvingPruner(min_resource=1,
                                                                          reduction_factor=3)),
+        # pruned trials enter the GP with their last reported value (the old treatment)
+        "bayestune+asha-last": lambda o, s: run_bayestune(
+            o, space, s, args.trials, bt.pruners.SuccessiveHalvingPruner(min_resource=1,
+                                                                         reduction_factor=3),
+            pruned_values="last"),
         "optuna-tpe": lambda o, s: run_tpe(o, space, s, args.trials, enqueue=False),
         "optuna-tpe+defaults": lambda o, s: run_tpe(o, space, s, args.trials, enqueue=True),
         "random": lambda o, s: run_random(o, space, s, args.trials),
     }
+    if args.methods is None:
+        methods.pop("bayestune+asha-last")
+    else:
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = sorted(set(wanted) - set(methods))
+        if unknown:
+            ap.error(f"unknown methods {unknown}; choose from {sorted(methods)}")
+        methods = {m: methods[m] for m in wanted}
     print(f"digits MLP 64-64-10, {args.epochs} epochs per trial, {args.trials} trials x "
           f"{args.seeds} seeds per method; space: {', '.join(space.names)}")
     results: dict[str, dict[str, Any]] = {}
@@ -165,8 +183,9 @@ def main() -> None:
             diverged += failed
         results[name] = {"bests": bests, "epochs": epochs, "diverged": diverged,
                          "seconds": seconds}
-    rnd = statistics.mean(results["random"]["bests"])
-    tpe = statistics.mean(results["optuna-tpe"]["bests"])
+    nan = float("nan")
+    rnd = statistics.mean(results["random"]["bests"]) if "random" in results else nan
+    tpe = statistics.mean(results["optuna-tpe"]["bests"]) if "optuna-tpe" in results else nan
     print(f"\n{'method':<22} {'best val loss':>16} {'per seed':>26} {'/random':>8} {'/tpe':>6} "
           f"{'diverged':>9} {'epochs':>7} {'time s':>7}")
     for name, r in results.items():
@@ -175,9 +194,11 @@ def main() -> None:
         seeds = " ".join(f"{v:.4f}" for v in r["bests"])
         print(f"{name:<22} {m:8.4f} ± {sd:.4f} {seeds:>26} {m / rnd:8.3f} {m / tpe:6.3f} "
               f"{r['diverged']:>9} {r['epochs']:>7} {r['seconds']:7.1f}")
+    if "bayestune" not in results:
+        return
     full = results["bayestune"]["epochs"]
     print()
-    for name in ("bayestune+median", "bayestune+asha"):
+    for name in [m for m in results if m.startswith("bayestune+")]:
         pruned = results[name]["epochs"]
         print(f"epochs saved by pruning ({name} vs bayestune): {full - pruned} of {full} "
               f"({100 * (full - pruned) / full:.0f}%), best val loss "
