@@ -14,15 +14,30 @@ load hit all alike; the figure is the median of the per-repetition ratios, in wa
 and in CPU time of the process (steadier on a shared machine). One torch thread.
 
     python benchmarks/adapter_overhead.py [--reps 15] [--device cpu] [--no-health]
+    python benchmarks/adapter_overhead.py --instructions [--case 0] [--runs 4]
 
 ``--no-health`` measures only the adapter with ``health=False``.
+
+``--instructions`` counts instructions instead of time, which no other load on the
+machine disturbs: each variant runs in a fresh process under valgrind's callgrind
+(``PYTHONHASHSEED=0``), once with one warm-up run plus 1 run and once with the warm-up
+plus ``1 + runs`` runs; the difference divided by ``runs`` is the count of one run
+(imports and warm-up cancel out). The adapter's count includes the study's enqueue, ask
+and tell around each run. Slow (valgrind runs ~50x slower; six processes of a few
+minutes each, two at a time) and CPU only; needs ``valgrind`` on the PATH.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -145,13 +160,86 @@ def measure(name: str, reps: int, device: str, variants: dict[str, dict[str, Any
     return times
 
 
+VARIANTS = {"bare loop": None, "adapter (defaults)": {}, "adapter, health=False": {"health": False}}
+
+
+def child(case: int, variant: str, runs: int) -> None:
+    """One warm-up run and ``runs`` runs of a variant (the process valgrind counts)."""
+    torch.set_num_threads(1)
+    name = list(CASES)[case]
+    load, make_model, batch_size, epochs = CASES[name]
+    data = load()
+    kw = VARIANTS[variant]
+    if kw is None:
+        def one() -> None:
+            bare_loop(make_model, data, batch_size, epochs, torch.device("cpu"))
+    else:
+        study = bt.Study(bt.Space({"lr": bt.Float(1e-4, 1e-2, log=True)}),
+                         sampler=bt.samplers.RandomSampler(seed=0))
+        obj = TorchObjective(lambda p: make_model(), (data[0], data[1]), (data[2], data[3]),
+                             nn.CrossEntropyLoss(), epochs=epochs, device="cpu",
+                             defaults={"optimizer": "adam", "lr": 1e-3,
+                                       "batch_size": batch_size}, **kw)
+
+        def one() -> None:
+            study.enqueue({"lr": 1e-3})
+            trial = study.ask()
+            study.tell(trial, obj(trial))
+    for _ in range(1 + runs):
+        one()
+
+
+def count_instructions(case: int, runs: int, jobs: int) -> None:
+    """Print the instructions of one run of each variant, counted by callgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind on the PATH (apt install valgrind)")
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+
+    def collected(variant: str, k: int) -> int:
+        out = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             os.path.abspath(__file__), "--child", str(case), variant, str(k)],
+            env=env, capture_output=True, text=True, check=True)
+        m = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
+        if m is None:
+            raise RuntimeError(f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}")
+        return int(m.group(1))
+
+    tasks = [(v, k) for v in VARIANTS for k in (1, 1 + runs)]
+    with ThreadPoolExecutor(max_workers=jobs) as ex:
+        counts = dict(zip(tasks, ex.map(lambda t: collected(*t), tasks), strict=True))
+    name = list(CASES)[case]
+    per_run = {v: (counts[(v, 1 + runs)] - counts[(v, 1)]) / runs for v in VARIANTS}
+    bare = per_run["bare loop"]
+    print(f"{name}: instructions per run (callgrind, {runs} runs after a warm-up, "
+          f"PYTHONHASHSEED=0), {n_batches(name)} batches per run")
+    for v, n in per_run.items():
+        extra = "" if v == "bare loop" else \
+            f"  overhead {100 * (n / bare - 1):+6.2f}%  ({(n - bare) / n_batches(name):+,.0f} per batch)"
+        print(f"  {v:<22} {n / 1e6:10.1f} M{extra}")
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-health", action="store_true",
                     help="measure only the adapter with its health monitor off")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count instructions under valgrind instead of timing (CPU)")
+    ap.add_argument("--case", type=int, default=0,
+                    help=f"with --instructions: the case (0-{len(CASES) - 1}, in the order "
+                         f"of the timing table)")
+    ap.add_argument("--runs", type=int, default=4, help="with --instructions: counted runs")
+    ap.add_argument("--jobs", type=int, default=2, help="with --instructions: processes at once")
     args = ap.parse_args()
+    if args.instructions:
+        count_instructions(args.case, args.runs, args.jobs)
+        return
     torch.set_num_threads(1)
     variants: dict[str, dict[str, Any]] = {"adapter, health=False": {"health": False}}
     if not args.no_health:
