@@ -11,6 +11,9 @@
    again with the discrete columns fixed.
 4. Return the best candidate that is not a duplicate of a completed, failed or pending
    configuration (after rounding).
+
+Values and gradients come from :mod:`bayestune.gp.analytic` (closed form, numpy) when the
+acquisition is one of the analytic forms, else from the torch module through autograd.
 """
 
 from __future__ import annotations
