@@ -16,6 +16,9 @@ Methods:
   n_warmup_steps=2)`` (a pruned trial counts as one of the 30);
 - ``bayestune+asha``: the same, with ``SuccessiveHalvingPruner(min_resource=1,
   reduction_factor=3)`` (rungs at epochs 1, 3 and 9);
+- ``bayestune+asha-last`` (only with ``--methods``): the same, with the pruned trials
+  entered into the GP at their last reported value (``pruned_values="last"``) instead of
+  the estimate of their final value;
 - ``optuna-tpe``: ``optuna.samplers.TPESampler(seed=s)``, default settings;
 - ``optuna-tpe+defaults``: the same with the same classic configurations enqueued (to
   tell the GP's share of the gain from the presets' share);
@@ -25,7 +28,7 @@ Printed: the best validation loss found by each method (mean and sd over seeds, 
 seed), ratios to random search and to TPE, diverged trials, epochs trained, and the
 epochs that pruning saved.
 
-    python benchmarks/dl_bench.py [--trials 30] [--seeds 3] [--epochs 10]
+    python benchmarks/dl_bench.py [--trials 30] [--seeds 3] [--epochs 10] [--methods a,b]
 """
 
 from __future__ import annotations
