@@ -207,6 +207,9 @@ def test_the_budget_spaces_measurements_out_and_never_loses_an_epoch_record():
     assert rec["grad_norm"][0] is not None  # the first step is always measured
     assert rec["grad_norm"][-1] is None  # then it is too dear to measure again
     assert len(rec["val_loss"]) == 3 and len(rec["confidence"]) == 3
+    # the confidence is measured on the first epoch, then skipped while over budget
+    assert rec["confidence"][0] is not None and rec["confidence"][1:] == [None, None]
+    assert all(c is not None for c in monitor_of(eager).record["confidence"])
 
 
 def test_a_failing_measurement_switches_the_monitor_off_not_the_training(monkeypatch, caplog):

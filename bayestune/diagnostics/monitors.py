@@ -159,6 +159,7 @@ class HealthMonitor(Callback):
         self._written = 0.0  # when the record was last built (and written)
         self._val_stride = 1  # measure the confidence on one validation batch in this many
         self._val_seen = 0  # validation batches seen in this epoch
+        self._val_skip = False  # no confidence measured in this epoch (over budget)
         self._val_last = 0.0  # when the previous validation batch's hook ran
         self._val_cost = 0.0  # seconds the first measured validation batch took
         self._lists: dict[str, list[Any]] = {}
@@ -242,6 +243,13 @@ class HealthMonitor(Callback):
         t0 = time.perf_counter()
         seen, self._val_seen = self._val_seen, self._val_seen + 1
         since, self._val_last = t0 - self._val_last, t0
+        if seen == 0 and self._classifier is not None:
+            # over budget (tiny models: an epoch's fixed costs weigh most): skip this
+            # epoch's confidence, which then records None
+            self._val_skip = (self.budget is not None
+                              and self._spent > self.budget * (t0 - self._started))
+        if self._val_skip:
+            return
         if seen == 1 and self.budget is not None and self._val_cost > 0:
             # a validation batch takes `since` seconds: measure few enough of them
             self._val_stride = max(self._val_stride,
@@ -287,7 +295,11 @@ class HealthMonitor(Callback):
         if samples:
             # one transfer (one sync on an accelerator) for the whole epoch; the few
             # numbers per sample are then cheaper in plain Python than in numpy
-            flat = torch.stack([t for _, ts in samples for t in ts]).cpu().tolist()
+            tensors = [t for _, ts in samples for t in ts]
+            if all(t.device.type == "cpu" for t in tensors):  # a stack costs more here
+                flat = [t.item() for t in tensors]
+            else:
+                flat = torch.stack(tensors).cpu().tolist()
             p = len(self._params) if self.measure_updates else 0
             grads, ratios = [], []
             per_layer: list[list[float]] = [[] for _ in self._layers]
