@@ -47,11 +47,18 @@ _CHUNK = 256  # rows per block when scoring many candidates (bounds b x n x d me
 
 @dataclass(frozen=True)
 class _GP:
-    """The arrays of a fitted :class:`ExactPosteriorModel` that a prediction needs."""
+    """What a prediction of a fitted :class:`ExactPosteriorModel` needs, computed once.
 
-    X: np.ndarray  # n x d training inputs
-    inv_ls: np.ndarray  # d inverse lengthscales
+    The training inputs are kept scaled by the inverse lengthscales (continuous columns)
+    and apart (categorical columns), so that no evaluation rescales them again.
+    """
+
+    T: np.ndarray  # n x c continuous training inputs divided by their lengthscales
+    T_sq: np.ndarray  # n, squared norms of the rows of T
+    inv_ls_cont: np.ndarray  # c inverse lengthscales of the continuous columns
     cont: np.ndarray  # indices of the continuous columns
+    X_cat: np.ndarray  # n x q categorical training inputs
+    w_cat: np.ndarray  # q, 1 / lengthscale² of the categorical columns
     cat: np.ndarray  # indices of the categorical columns
     alpha: np.ndarray  # n, K^-1 (y - m)
     K_inv: np.ndarray  # n x n
@@ -59,12 +66,14 @@ class _GP:
 
     @classmethod
     def of(cls, model: ExactPosteriorModel) -> _GP:
-        ls = model.kernel.lengthscale.detach().reshape(-1).numpy().astype(np.float64)
+        inv_ls = 1.0 / model.kernel.lengthscale.detach().reshape(-1).numpy().astype(np.float64)
+        X = model.X.detach().numpy().astype(np.float64)
+        cont = np.asarray(model.kernel.cont_dims, dtype=np.intp)
+        cat = np.asarray(model.kernel.cat_dims, dtype=np.intp)
+        T = X[:, cont] * inv_ls[cont]
         return cls(
-            X=model.X.detach().numpy().astype(np.float64),
-            inv_ls=1.0 / ls,
-            cont=np.asarray(model.kernel.cont_dims, dtype=np.intp),
-            cat=np.asarray(model.kernel.cat_dims, dtype=np.intp),
+            T=T, T_sq=(T * T).sum(1), inv_ls_cont=inv_ls[cont], cont=cont,
+            X_cat=X[:, cat], w_cat=inv_ls[cat] ** 2, cat=cat,
             alpha=model.alpha.detach().reshape(-1).numpy().astype(np.float64),
             K_inv=model.K_inv.detach().numpy().astype(np.float64),
             mean=float(model.mean_value),
@@ -73,14 +82,13 @@ class _GP:
     def _r2_cat(self, X: np.ndarray) -> np.ndarray | float:
         if not self.cat.size:
             return 0.0
-        neq = X[:, None, self.cat] != self.X[None, :, self.cat]  # b x n x c
-        return neq @ (self.inv_ls[self.cat] ** 2)
+        neq = X[:, None, self.cat] != self.X_cat[None, :, :]  # b x n x q
+        return neq @ self.w_cat
 
     def moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance (each ``b``) at ``b x d`` points."""
-        a = X[:, self.cont] * self.inv_ls[self.cont]
-        t = self.X[:, self.cont] * self.inv_ls[self.cont]
-        r2 = ((a * a).sum(1)[:, None] + (t * t).sum(1)[None, :] - 2.0 * (a @ t.T))
+        a = X[:, self.cont] * self.inv_ls_cont
+        r2 = (a * a).sum(1)[:, None] + self.T_sq[None, :] - 2.0 * (a @ self.T.T)
         r2 = np.maximum(r2 + self._r2_cat(X), 0.0)
         r = np.sqrt(np.maximum(r2, 1e-30))
         k = (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)  # b x n
@@ -96,14 +104,14 @@ class _GP:
             X: ``b x d`` points.
             free: Indices of continuous columns to differentiate by.
         """
-        diff = (X[:, None, self.cont] - self.X[None, :, self.cont]) * self.inv_ls[self.cont]
+        diff = (X[:, None, self.cont] * self.inv_ls_cont) - self.T[None, :, :]  # b x n x c
         r2 = (diff * diff).sum(-1) + self._r2_cat(X)  # b x n
         r = np.sqrt(np.maximum(r2, 1e-30))
         e = np.exp(-_SQRT5 * r)
         k = (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
         g = -(5.0 / 3.0) * (1.0 + _SQRT5 * r) * e  # dk/dx_j = g (x_j - x'_j) / l_j^2
         pos = np.searchsorted(self.cont, free)  # free columns among the continuous ones
-        dfree = diff[:, :, pos] * self.inv_ls[free]  # b x n x f, (x_j - x'_j) / l_j^2
+        dfree = diff[:, :, pos] * self.inv_ls_cont[pos]  # b x n x f, (x_j - x'_j) / l_j^2
         v = k @ self.K_inv  # b x n
         mean = self.mean + k @ self.alpha
         var_raw = 1.0 - (v * k).sum(1)
