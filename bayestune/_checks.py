@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import typing
 from typing import Any
 
 from bayestune.exceptions import InvalidValueError
 from bayestune.trial import FrozenTrial, Trial, TrialState
 
-__all__ = ["parse_direction", "parse_value", "trial_number", "parse_state"]
+__all__ = ["parse_direction", "parse_value", "trial_number", "parse_state", "check_literal"]
 
 DIRECTIONS = ("minimize", "maximize")
 
@@ -80,3 +81,15 @@ def parse_state(state: Any) -> TrialState:
             f"a trial can only be told COMPLETE, PRUNED or FAILED, got state={st.value}"
         )
     return st
+
+
+def check_literal(name: str, value: Any, options: Any) -> Any:
+    """``value`` if it is one of the ``Literal`` type ``options``' values.
+
+    Raises:
+        InvalidValueError: naming the option, the value and the allowed values.
+    """
+    allowed = typing.get_args(options)
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise InvalidValueError(f"{name} must be one of {allowed}, got {name}={value!r}")

@@ -1,4 +1,4 @@
-"""The numpy fast path: values equal botorch's, gradients equal autograd's."""
+"""The closed-form implementation: values equal botorch's, gradients equal autograd's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 from botorch.acquisition.analytic import _log_ei_helper
 
 from bayestune.gp.acquisition import build_acquisition
-from bayestune.gp.analytic import FastAcquisition, _log_h, fast_acquisition
+from bayestune.gp.analytic import ClosedFormAcquisition, _log_h
+from bayestune.gp.autograd import AutogradAcquisition, botorch_acquisition
 from bayestune.gp.model import build_model, fit_model
 from bayestune.gp.posterior import ExactPosteriorModel
 
@@ -50,10 +51,11 @@ def _query(X_train: np.ndarray) -> np.ndarray:
 def test_values_and_gradients_match_botorch_and_autograd(models, kind, with_feas):
     obj, feas, X_train = models
     best = 1.0
-    acq = build_acquisition(obj, best, kind=kind, feasibility=feas if with_feas else None,
-                            ucb_beta=2.25)  # botorch keeps β in float32: √2.25 is exact
-    fast = fast_acquisition(acq)
-    assert isinstance(fast, FastAcquisition)
+    feasibility = feas if with_feas else None
+    acq = botorch_acquisition(obj, best, kind=kind, feasibility=feasibility, ucb_beta=2.25,
+                              X_pending=None, mc_samples=128, seed=0)
+    fast = build_acquisition(obj, best, kind=kind, feasibility=feasibility, ucb_beta=2.25)
+    assert isinstance(fast, ClosedFormAcquisition)
     Q = _query(X_train)
     Qt = torch.tensor(Q).unsqueeze(-2).requires_grad_(True)
     ref = acq(Qt)
@@ -72,7 +74,7 @@ def test_values_and_gradients_match_botorch_and_autograd(models, kind, with_feas
 
 def test_gradient_matches_finite_differences(models):
     obj, feas, X_train = models
-    fast = fast_acquisition(build_acquisition(obj, 0.5, feasibility=feas))
+    fast = build_acquisition(obj, 0.5, feasibility=feas)
     x = _points(np.random.default_rng(7), 4)
     free = np.array([0, 2])
     _, g = fast.value_and_grad(x, free)
@@ -87,7 +89,7 @@ def test_gradient_matches_finite_differences(models):
 
 def test_subset_of_free_columns_gives_the_same_partials(models):
     obj, _, X_train = models
-    fast = fast_acquisition(build_acquisition(obj, 0.5))
+    fast = build_acquisition(obj, 0.5)
     Q = _query(X_train)[:20]
     _, g_all = fast.value_and_grad(Q, np.array([0, 1, 2, 4]))
     _, g_one = fast.value_and_grad(Q, np.array([2]))
@@ -96,7 +98,7 @@ def test_subset_of_free_columns_gives_the_same_partials(models):
 
 def test_many_rows_are_scored_in_chunks_with_identical_results(models):
     obj, _, _ = models
-    fast = fast_acquisition(build_acquisition(obj, 0.5))
+    fast = build_acquisition(obj, 0.5)
     Q = _points(np.random.default_rng(3), 700)  # more than one chunk
     whole = fast(Q)
     parts = np.concatenate([fast(Q[i:i + 100]) for i in range(0, 700, 100)])
@@ -112,14 +114,15 @@ def test_log_h_matches_botorch_over_its_whole_range():
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
 
 
-def test_batch_forms_with_pending_points_have_no_fast_twin(models):
+def test_batch_forms_with_pending_points_go_through_autograd(models):
     obj, feas, X_train = models
     pend = torch.tensor(X_train[:2])
-    assert fast_acquisition(build_acquisition(obj, 0.5, X_pending=pend)) is None
-    assert fast_acquisition(build_acquisition(obj, 0.5, X_pending=pend, feasibility=feas)) is None
-    assert fast_acquisition(object()) is None
+    assert isinstance(build_acquisition(obj, 0.5, X_pending=pend), AutogradAcquisition)
+    assert isinstance(build_acquisition(obj, 0.5, X_pending=pend, feasibility=feas),
+                      AutogradAcquisition)
+    assert isinstance(build_acquisition(obj, 0.5), ClosedFormAcquisition)
 
 
 def test_unknown_kind_is_refused(models):
     with pytest.raises(ValueError, match="'ei'"):
-        FastAcquisition(models[0], "ei")
+        ClosedFormAcquisition(models[0], "ei")  # type: ignore[arg-type]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from gpytorch.kernels import MaternKernel
 
-from bayestune.gp.kernels import MixedMatern52Kernel
+from bayestune.gp.kernels import PRIOR_VARIANCE, MixedMatern52Kernel, matern52, matern52_dr2
 
 
 def _kernel(d: int, cat: list[int], ls: list[float]) -> MixedMatern52Kernel:
@@ -75,3 +77,46 @@ def test_gradient_is_finite_at_identical_points():
 def test_bad_cat_dims_are_rejected():
     with pytest.raises(ValueError, match="out of range"):
         MixedMatern52Kernel(cat_dims=[3], ard_num_dims=2)
+
+
+def test_continuous_kernel_equals_gpytorchs_matern_five_halves():
+    g = torch.Generator().manual_seed(1)
+    X = torch.rand(12, 3, generator=g, dtype=torch.float64)
+    Y = torch.rand(9, 3, generator=g, dtype=torch.float64)
+    ls = torch.tensor([0.2, 0.7, 1.5], dtype=torch.float64)
+    ref = MaternKernel(nu=2.5, ard_num_dims=3).to(torch.float64)
+    ref.lengthscale = ls
+    ours = _kernel(3, [], ls.tolist())
+    with torch.no_grad():
+        torch.testing.assert_close(ours.forward(X, Y), ref.forward(X, Y), rtol=1e-10,
+                                   atol=1e-12)
+        torch.testing.assert_close(ours.forward(X, X, diag=True),
+                                   ref.forward(X, X, diag=True), rtol=1e-10, atol=1e-12)
+
+
+def test_prior_variance_is_the_kernel_at_zero_distance():
+    k = _kernel(2, [1], [0.3, 0.6])
+    X = torch.tensor([[0.4, 2.0]], dtype=torch.float64)
+    assert k.forward(X, X).item() == pytest.approx(PRIOR_VARIANCE, abs=0)
+
+
+def test_numpy_evaluation_equals_the_torch_kernel_on_mixed_inputs():
+    g = torch.Generator().manual_seed(2)
+    X = torch.rand(15, 4, generator=g, dtype=torch.float64)
+    X[:, 1] = torch.randint(0, 3, (15,), generator=g).double()
+    Q = torch.rand(6, 4, generator=g, dtype=torch.float64)
+    Q[:, 1] = torch.randint(0, 3, (6,), generator=g).double()
+    k = _kernel(4, [1], [0.3, 0.8, 0.5, 2.0])
+    inputs = k.scaled_inputs(X)
+    with torch.no_grad():
+        ref = k.forward(Q, X).numpy()
+    np.testing.assert_allclose(matern52(inputs.r2(Q.numpy())), ref, rtol=1e-10, atol=1e-12)
+    r2, _ = inputs.r2_and_diffs(Q.numpy())
+    np.testing.assert_allclose(matern52(r2), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_derivative_in_r2_matches_autograd():
+    r2 = torch.tensor([1e-6, 0.01, 0.3, 1.0, 4.0, 25.0], dtype=torch.float64,
+                      requires_grad=True)
+    matern52(r2).sum().backward()
+    np.testing.assert_allclose(matern52_dr2(r2.detach().numpy()), r2.grad.numpy(), rtol=1e-9)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import bayestune as bt
+from bayestune.gp.acquisition import build_acquisition
+from bayestune.gp.autograd import AutogradAcquisition
+from bayestune.gp.model import build_model, fit_model
 from bayestune.gp.optimize import optimize_acquisition
+from bayestune.gp.posterior import ExactPosteriorModel
 
 
 def _quadratic_acq(target: np.ndarray, cat_bonus: dict[int, float] | None = None):
@@ -20,7 +25,7 @@ def _quadratic_acq(target: np.ndarray, cat_bonus: dict[int, float] | None = None
                 val = val + b * (x[..., 2] == k).to(x.dtype)
         return val
 
-    return acq
+    return AutogradAcquisition(acq)
 
 
 def test_finds_continuous_optimum_and_best_category():
@@ -53,7 +58,7 @@ def test_never_returns_a_seen_point():
         x = X.squeeze(-2)
         return -(x[..., 0] - float(target[0])) ** 2
 
-    x, _ = optimize_acquisition(acq, space, X_best=seen[:2], X_seen=seen, seed=0)
+    x, _ = optimize_acquisition(AutogradAcquisition(acq), space, X_best=seen[:2], X_seen=seen, seed=0)
     assert space.decode(x) == {"n": 3, "c": False}
 
 
@@ -64,3 +69,27 @@ def test_same_seed_same_answer():
     kw = dict(X_best=np.zeros((0, 3)), X_seen=np.zeros((0, 3)), seed=7)
     assert np.array_equal(optimize_acquisition(acq, space, **kw)[0],
                           optimize_acquisition(acq, space, **kw)[0])
+
+
+def test_closed_form_and_autograd_implementations_choose_the_same_point():
+    space = bt.Space({"a": bt.Float(0, 1), "b": bt.Float(0, 1), "n": bt.Int(1, 9),
+                      "c": bt.Categorical(["x", "y", "z"])})
+    rng = np.random.default_rng(0)
+    X = space.canonicalize(space.encode_many(space.sample(rng, 25)))
+    y = np.sin(5 * X[:, 0]) + (X[:, 1] - 0.3) ** 2 - 0.4 * (X[:, 3] == 2) + 0.1 * X[:, 2]
+    y = (y - y.mean()) / y.std()
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    m, _ = fit_model(build_model(Xt, yt, [3]))
+    post = ExactPosteriorModel(m.covar_module, m.mean_module.constant.item(),
+                               m.likelihood.noise.item(), Xt, yt)
+    best = np.argsort(-y)[:5]
+    chosen = []
+    for closed_form in (True, False):
+        acq = build_acquisition(post, float(y.max()), closed_form=closed_form)
+        x, val = optimize_acquisition(acq, space, X_best=X[best], X_seen=X, seed=3)
+        chosen.append((x, val))
+    (x1, v1), (x2, v2) = chosen
+    assert type(build_acquisition(post, 0.0)).__name__ == "ClosedFormAcquisition"
+    assert type(build_acquisition(post, 0.0, closed_form=False)).__name__ == "AutogradAcquisition"
+    np.testing.assert_allclose(x1, x2, atol=1e-4)
+    assert v1 == pytest.approx(v2, rel=1e-6, abs=1e-8)

@@ -206,8 +206,32 @@ def test_hyperparameters_are_reused_until_the_history_grows():
 
 def test_settings_round_trip_through_to_dict():
     s = GPSampler(seed=4, n_startup_trials=7, acquisition="ucb", ucb_beta=2.0,
-                  failure_mode="impute", warp_outputs=False, n_raw_samples=64, n_restarts=3,
+                  failure_mode="impute", warp_outputs=False, raw_samples=64, num_restarts=3,
                   max_points=500, num_threads=None, refit_growth=0.2)
     d = s.to_dict()
+    assert GPSampler.from_dict(d).to_dict() == s.to_dict()
     assert d.pop("name") == "GPSampler"
     assert GPSampler(**d).to_dict() == s.to_dict()
+
+
+def test_settings_stored_under_earlier_option_names_still_load():
+    old = {"name": "GPSampler", "seed": 4, "n_raw_samples": 64, "n_restarts": 3}
+    s = GPSampler.from_dict(old)
+    assert (s.raw_samples, s.num_restarts, s.seed) == (64, 3, 4)
+
+
+def test_unknown_stored_setting_is_refused_by_name():
+    with pytest.raises(bt.InvalidValueError, match="n_samples"):
+        GPSampler.from_dict({"name": "GPSampler", "n_samples": 3})
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import bayestune.samplers.gp as mod
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner()
+    for test in finder.find(mod.GPSampler, "GPSampler", globs={}):
+        runner.run(test)
+    assert runner.tries > 0 and runner.failures == 0

@@ -1,11 +1,25 @@
-"""Acquisition functions: botorch's LogEI family, pending points and failed trials.
+"""The acquisition protocol, and the one function that builds an acquisition.
 
-* No pending trials: analytic ``LogExpectedImprovement`` (Ament et al., 2023).
+The acquisition optimizer (:mod:`bayestune.gp.optimize`) consumes only the
+:class:`Acquisition` protocol: values at ``b x d`` cube points, and values with their
+gradients over chosen (continuous) columns. Two implementations:
+
+* :class:`~bayestune.gp.analytic.ClosedFormAcquisition`: log EI or UCB, plus
+  ``log P(ok)``, with hand-derived gradients in numpy (no pending trials; the fast path).
+* :class:`~bayestune.gp.autograd.AutogradAcquisition`: any botorch acquisition (here
+  qLogEI / qUCB with pending points) differentiated by torch's autograd.
+
+:func:`build_acquisition` picks the closed form whenever it applies; both compute the
+same numbers (tests compare them value for value and through the optimizer).
+
+The acquisitions:
+
+* No pending trials: log expected improvement (botorch's ``LogExpectedImprovement``,
+  Ament et al., 2023), or the upper confidence bound ``μ + √β σ``.
 * Pending trials (asked, not told): ``qLogExpectedImprovement`` with ``X_pending``: the
   candidate's improvement is integrated jointly with the pending points' posterior by
   quasi-Monte Carlo, so a point next to a pending one gains little and k concurrent
   asks spread out.
-* ``UpperConfidenceBound`` / ``qUpperConfidenceBound`` when selected.
 * Failed trials (diverged, NaN, exceptions): a second GP is fitted to labels +1 (ran)
   and -1 (failed), a least-squares GP classifier (Rasmussen and Williams, 2006, §6.5).
   ``P(ok | x) = Φ(μ_c(x) / σ_c(x))`` multiplies the expected improvement, which in log
@@ -14,7 +28,7 @@
   most trials run), so exploration is not shut off; next to failures ``P(ok)`` falls
   towards zero and the search stops proposing there. (The surrogate also imputes the
   worst observed value at failed points in the objective model, see
-  :func:`bayestune.gp.surrogate.fit_surrogate`: without it the objective GP extrapolates
+  :func:`bayestune.gp.surrogate.warp_targets`: without it the objective GP extrapolates
   improvement across the edge of a failing region, and a classifier whose boundary is
   still fuzzy does not outweigh that.) With UCB, which is not in log space, the same
   ``log P(ok)`` is added as a log-barrier.
@@ -22,63 +36,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Protocol, runtime_checkable
 
-import torch
-from botorch.acquisition import (
-    AcquisitionFunction,
-    LogExpectedImprovement,
-    UpperConfidenceBound,
-    qLogExpectedImprovement,
-    qUpperConfidenceBound,
-)
-from botorch.sampling import SobolQMCNormalSampler
-from botorch.utils.probability.utils import log_ndtr
+import numpy as np
 from torch import Tensor
 
+from bayestune._checks import check_literal
+from bayestune.gp.analytic import ClosedFormAcquisition
+from bayestune.gp.autograd import AutogradAcquisition, botorch_acquisition, log_prob_feasible
+from bayestune.gp.options import AcquisitionKind
 from bayestune.gp.posterior import ExactPosteriorModel
 
-__all__ = ["AcquisitionKind", "build_acquisition", "log_prob_feasible"]
-
-AcquisitionKind = Literal["logei", "ucb"]
+__all__ = ["Acquisition", "AcquisitionKind", "build_acquisition", "log_prob_feasible"]
 
 
-class _FastMoments:
-    """Take mean and sigma straight from :class:`ExactPosteriorModel` (no posterior object)."""
+@runtime_checkable
+class Acquisition(Protocol):
+    """An acquisition function over cube points, to be maximized.
 
-    model: ExactPosteriorModel
+    Values may be ``-inf`` (or non-finite) where the acquisition underflows; the
+    optimizer treats those as the worst values.
+    """
 
-    def _mean_and_sigma(self, X: Tensor, compute_sigma: bool = True, min_var: float = 1e-12):
-        mean, var = self.model.mean_and_var(X)  # X: b x 1 x d -> b x 1
-        if not compute_sigma:
-            return mean, None
-        return mean, var.clamp_min(min_var).sqrt()
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """Values (``b``) at ``b x d`` cube points."""
+        ...
 
-
-class _LogEI(_FastMoments, LogExpectedImprovement):
-    pass
-
-
-class _UCB(_FastMoments, UpperConfidenceBound):
-    pass
-
-
-def log_prob_feasible(feasibility: ExactPosteriorModel, X: Tensor) -> Tensor:
-    """``log P(ok)`` at ``b x q x d`` points (``b``; the sum over q for q > 1)."""
-    mean, var = feasibility.mean_and_var(X)
-    return log_ndtr(mean / var.sqrt()).sum(-1)
-
-
-class FeasibilityWeighted(AcquisitionFunction):
-    """``base(X) + log P(ok | X)``: a log-space acquisition times the feasibility."""
-
-    def __init__(self, base: AcquisitionFunction, feasibility: ExactPosteriorModel) -> None:
-        super().__init__(model=base.model)
-        self.base = base
-        self.feasibility = feasibility
-
-    def forward(self, X: Tensor) -> Tensor:
-        return self.base(X) + log_prob_feasible(self.feasibility, X)
+    def value_and_grad(self, X: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values (``b``) and gradients (``b x f``) in the ``f`` continuous columns
+        ``free`` at ``b x d`` cube points."""
+        ...
 
 
 def build_acquisition(
@@ -91,8 +78,9 @@ def build_acquisition(
     ucb_beta: float = 4.0,
     mc_samples: int = 128,
     seed: int = 0,
-) -> AcquisitionFunction:
-    """The acquisition to maximize, taking ``b x 1 x d`` and returning ``b`` values.
+    closed_form: bool = True,
+) -> Acquisition:
+    """The acquisition to maximize (stage 4 of a suggestion).
 
     Args:
         model: Posterior of the objective (maximize orientation, warped).
@@ -103,24 +91,17 @@ def build_acquisition(
         ucb_beta: UCB's exploration weight (``μ + sqrt(β) σ``).
         mc_samples: Quasi-MC samples of the batch forms.
         seed: Seed of the quasi-MC base samples.
+        closed_form: Use the closed-form implementation when it applies (no pending
+            points); False forces autograd through botorch (for comparisons).
+
+    Raises:
+        InvalidValueError: for an unknown ``kind``.
     """
+    check_literal("kind", kind, AcquisitionKind)
     has_pending = X_pending is not None and X_pending.shape[0] > 0
-    if kind == "logei":
-        if has_pending:
-            sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed)
-            acq: AcquisitionFunction = qLogExpectedImprovement(
-                model, best_f=best_f, sampler=sampler, X_pending=X_pending)
-        else:
-            acq = _LogEI(model, best_f=best_f)
-    elif kind == "ucb":
-        if has_pending:
-            sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed)
-            acq = qUpperConfidenceBound(model, beta=ucb_beta, sampler=sampler,
-                                        X_pending=X_pending)
-        else:
-            acq = _UCB(model, beta=ucb_beta)
-    else:
-        raise ValueError(f"acquisition must be 'logei' or 'ucb', got {kind!r}")
-    if feasibility is not None:
-        acq = FeasibilityWeighted(acq, feasibility)
-    return acq
+    if closed_form and not has_pending:
+        return ClosedFormAcquisition(model, kind, best_f=best_f, beta=ucb_beta,
+                                     feasibility=feasibility)
+    return AutogradAcquisition(botorch_acquisition(
+        model, best_f, kind=kind, X_pending=X_pending, feasibility=feasibility,
+        ucb_beta=ucb_beta, mc_samples=mc_samples, seed=seed))

@@ -4,19 +4,20 @@ The acquisition optimizer evaluates the acquisition and its gradient a few hundr
 times per suggestion, on a handful of points at once. Through torch's autograd each
 evaluation costs about 2 ms of graph bookkeeping for a few thousand flops; the same
 quantities written out by hand in numpy cost a tenth of that. This module is that
-private fast path: it mirrors, value for value, the botorch acquisitions that
-:func:`bayestune.gp.acquisition.build_acquisition` builds when no trial is pending
-(``LogExpectedImprovement``, ``UpperConfidenceBound``, each optionally plus
-``log P(ok)`` of the feasibility classifier), and :func:`fast_acquisition` returns
-``None`` for every other acquisition (the batch forms with pending points), which then
-go through autograd as before. The tests check values against botorch and gradients
-against autograd.
+fast implementation of the :class:`~bayestune.gp.acquisition.Acquisition` protocol: it
+computes, value for value, the botorch acquisitions that the autograd implementation
+wraps when no trial is pending (``LogExpectedImprovement``, ``UpperConfidenceBound``,
+each optionally plus ``log P(ok)`` of the feasibility classifier).
+:func:`bayestune.gp.acquisition.build_acquisition` picks it whenever it applies; the
+batch forms with pending points go through autograd. The tests check values against
+botorch and gradients against autograd.
 
-Derivatives, for a Matérn-5/2 kernel with ``r² = Σ_j (x_j − x'_j)² / ℓ_j² (+ Hamming
-terms, constant in the continuous columns)``:
+The kernel values, its derivative and the predictive equations come from
+:mod:`bayestune.gp.kernels` and :mod:`bayestune.gp.posterior`. Derivatives, with
+``r² = Σ_j (x_j − x'_j)² / ℓ_j² (+ Hamming terms, constant in the continuous columns)``:
 
-* ``∂k/∂x_j = −(5/3) (1 + √5 r) e^{−√5 r} (x_j − x'_j) / ℓ_j²`` (smooth at ``r = 0``);
-* ``μ = m + k α`` so ``∂μ = ∂k α``; ``σ² = 1 − k K⁻¹ kᵀ`` so ``∂σ² = −2 ∂k K⁻¹ kᵀ``;
+* ``∂k/∂x_j = 2 (dk/dr²) (x_j − x'_j) / ℓ_j²``;
+* ``μ = m + k α`` so ``∂μ = ∂k α``; ``σ² = k(x, x) − k K⁻¹ kᵀ`` so ``∂σ² = −2 ∂k K⁻¹ kᵀ``;
 * log EI with ``u = (μ − f*) / σ``: ``log h(u) + log σ`` where ``h(u) = φ(u) + u Φ(u)``,
   whose derivative in ``u`` is ``Φ(u) / h(u)`` (taken in log space, stable for any u);
 * ``log Φ(t)`` with ``t = μ_c / σ_c``: derivative ``φ(t) / Φ(t)``.
@@ -28,20 +29,19 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.special import erfcx, log_ndtr, ndtr
-from torch import Tensor
 
-from bayestune.gp.posterior import ExactPosteriorModel
+from bayestune._checks import check_literal
+from bayestune.gp.kernels import PRIOR_VARIANCE, ScaledInputs, matern52, matern52_dr2
+from bayestune.gp.options import AcquisitionKind
+from bayestune.gp.posterior import MIN_VARIANCE, ExactPosteriorModel, predictive_moments
 
-__all__ = ["FastAcquisition", "fast_acquisition"]
+__all__ = ["ClosedFormAcquisition"]
 
-_SQRT5 = math.sqrt(5.0)
 _SQRT2 = math.sqrt(2.0)
 _LN2 = math.log(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_SQRT_HALF_PI = 0.5 * math.log(0.5 * math.pi)
-_MIN_VAR = 1e-12  # the floor of ExactPosteriorModel.mean_and_var and botorch's sigma
 _CHUNK = 256  # rows per block when scoring many candidates (bounds b x n x d memory)
 
 
@@ -49,52 +49,30 @@ _CHUNK = 256  # rows per block when scoring many candidates (bounds b x n x d me
 class _GP:
     """What a prediction of a fitted :class:`ExactPosteriorModel` needs, computed once.
 
-    The training inputs are kept scaled by the inverse lengthscales (continuous columns)
-    and apart (categorical columns), so that no evaluation rescales them again.
+    The kernel's numbers come from :mod:`bayestune.gp.kernels` (``matern52``, its
+    derivative, the prior variance, the scaled training inputs) and the predictive
+    equations from :func:`bayestune.gp.posterior.predictive_moments`: nothing of the
+    model is written again here.
     """
 
-    T: np.ndarray  # n x c continuous training inputs divided by their lengthscales
-    T_sq: np.ndarray  # n, squared norms of the rows of T
-    inv_ls_cont: np.ndarray  # c inverse lengthscales of the continuous columns
-    cont: np.ndarray  # indices of the continuous columns
-    X_cat: np.ndarray  # n x q categorical training inputs
-    w_cat: np.ndarray  # q, 1 / lengthscale² of the categorical columns
-    cat: np.ndarray  # indices of the categorical columns
+    inputs: ScaledInputs
     alpha: np.ndarray  # n, K^-1 (y - m)
     K_inv: np.ndarray  # n x n
     mean: float
 
     @classmethod
     def of(cls, model: ExactPosteriorModel) -> _GP:
-        inv_ls = 1.0 / model.kernel.lengthscale.detach().reshape(-1).numpy().astype(np.float64)
-        X = model.X.detach().numpy().astype(np.float64)
-        cont = np.asarray(model.kernel.cont_dims, dtype=np.intp)
-        cat = np.asarray(model.kernel.cat_dims, dtype=np.intp)
-        T = X[:, cont] * inv_ls[cont]
         return cls(
-            T=T, T_sq=(T * T).sum(1), inv_ls_cont=inv_ls[cont], cont=cont,
-            X_cat=X[:, cat], w_cat=inv_ls[cat] ** 2, cat=cat,
+            inputs=model.kernel.scaled_inputs(model.X),
             alpha=model.alpha.detach().reshape(-1).numpy().astype(np.float64),
             K_inv=model.K_inv.detach().numpy().astype(np.float64),
             mean=float(model.mean_value),
         )
 
-    def _r2_cat(self, X: np.ndarray) -> np.ndarray | float:
-        if not self.cat.size:
-            return 0.0
-        neq = X[:, None, self.cat] != self.X_cat[None, :, :]  # b x n x q
-        return neq @ self.w_cat
-
     def moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance (each ``b``) at ``b x d`` points."""
-        a = X[:, self.cont] * self.inv_ls_cont
-        r2 = (a * a).sum(1)[:, None] + self.T_sq[None, :] - 2.0 * (a @ self.T.T)
-        r2 = np.maximum(r2 + self._r2_cat(X), 0.0)
-        r = np.sqrt(np.maximum(r2, 1e-30))
-        k = (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)  # b x n
-        mean = self.mean + k @ self.alpha
-        var = np.maximum(1.0 - ((k @ self.K_inv) * k).sum(1), _MIN_VAR)
-        return mean, var
+        k = matern52(self.inputs.r2(X))  # b x n
+        return predictive_moments(k, PRIOR_VARIANCE, self.mean, self.alpha, self.K_inv)
 
     def moments_and_grads(self, X: np.ndarray, free: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -104,22 +82,17 @@ class _GP:
             X: ``b x d`` points.
             free: Indices of continuous columns to differentiate by.
         """
-        diff = (X[:, None, self.cont] * self.inv_ls_cont) - self.T[None, :, :]  # b x n x c
-        r2 = (diff * diff).sum(-1) + self._r2_cat(X)  # b x n
-        r = np.sqrt(np.maximum(r2, 1e-30))
-        e = np.exp(-_SQRT5 * r)
-        k = (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
-        g = -(5.0 / 3.0) * (1.0 + _SQRT5 * r) * e  # dk/dx_j = g (x_j - x'_j) / l_j^2
-        pos = np.searchsorted(self.cont, free)  # free columns among the continuous ones
-        dfree = diff[:, :, pos] * self.inv_ls_cont[pos]  # b x n x f, (x_j - x'_j) / l_j^2
+        r2, diff = self.inputs.r2_and_diffs(X)  # b x n, b x n x c
+        k = matern52(r2)
+        g = 2.0 * matern52_dr2(r2)  # dk/dx_j = g (x_j - x'_j) / l_j^2
+        pos = np.searchsorted(self.inputs.cont, free)  # free columns among the continuous
+        dfree = diff[:, :, pos] * self.inputs.inv_ls_cont[pos]  # b x n x f
+        mean, var = predictive_moments(k, PRIOR_VARIANCE, self.mean, self.alpha, self.K_inv)
         v = k @ self.K_inv  # b x n
-        mean = self.mean + k @ self.alpha
-        var_raw = 1.0 - (v * k).sum(1)
         d_mean = np.einsum("bn,bnf->bf", g * self.alpha, dfree)
         d_var = -2.0 * np.einsum("bn,bnf->bf", g * v, dfree)
-        clamped = var_raw < _MIN_VAR
-        d_var[clamped] = 0.0
-        return mean, np.maximum(var_raw, _MIN_VAR), d_mean, d_var
+        d_var[var <= MIN_VARIANCE] = 0.0  # clamped at the floor: flat
+        return mean, var, d_mean, d_var
 
 
 def _log_h(u: np.ndarray) -> np.ndarray:
@@ -146,8 +119,9 @@ def _log_h(u: np.ndarray) -> np.ndarray:
     return out
 
 
-class FastAcquisition:
-    """log EI or UCB (plus ``log P(ok)``) with closed-form gradients.
+class ClosedFormAcquisition:
+    """log EI or UCB (plus ``log P(ok)``) with closed-form gradients: one implementation
+    of the :class:`~bayestune.gp.acquisition.Acquisition` protocol.
 
     Args:
         model: The objective's posterior.
@@ -157,11 +131,10 @@ class FastAcquisition:
         feasibility: The feasibility classifier's posterior, or None.
     """
 
-    def __init__(self, model: ExactPosteriorModel, kind: str, *, best_f: float = 0.0,
-                 beta: float = 4.0, feasibility: ExactPosteriorModel | None = None) -> None:
-        if kind not in ("logei", "ucb"):
-            raise ValueError(f"kind must be 'logei' or 'ucb', got {kind!r}")
-        self.kind = kind
+    def __init__(self, model: ExactPosteriorModel, kind: AcquisitionKind, *,
+                 best_f: float = 0.0, beta: float = 4.0,
+                 feasibility: ExactPosteriorModel | None = None) -> None:
+        self.kind = check_literal("kind", kind, AcquisitionKind)
         self.best_f = float(best_f)
         self.sqrt_beta = math.sqrt(float(beta))
         self.gp = _GP.of(model)
@@ -213,25 +186,3 @@ class FastAcquisition:
             dt = (dmc - t[:, None] * dvc / (2.0 * sc[:, None])) / sc[:, None]
             grad = grad + mills[:, None] * dt
         return value, grad
-
-
-def fast_acquisition(acq: object) -> FastAcquisition | None:
-    """The numpy twin of an acquisition built by ``build_acquisition``, or None.
-
-    Only the analytic forms have one (no pending trials); the batch forms keep autograd.
-    """
-    # imported here: acquisition.py is the module that builds these classes
-    from bayestune.gp.acquisition import _UCB, FeasibilityWeighted, _LogEI  # noqa: PLC0415
-
-    feas = None
-    if isinstance(acq, FeasibilityWeighted):
-        feas, acq = acq.feasibility, acq.base
-    if isinstance(acq, _LogEI) and isinstance(acq.model, ExactPosteriorModel) and acq.maximize:
-        return FastAcquisition(acq.model, "logei", best_f=_scalar(acq.best_f), feasibility=feas)
-    if isinstance(acq, _UCB) and isinstance(acq.model, ExactPosteriorModel) and acq.maximize:
-        return FastAcquisition(acq.model, "ucb", beta=_scalar(acq.beta), feasibility=feas)
-    return None
-
-
-def _scalar(t: Tensor | float) -> float:
-    return float(torch.as_tensor(t).reshape(-1)[0])

@@ -10,6 +10,9 @@ matrix products and one triangular solve.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
 import torch
 from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
@@ -19,7 +22,35 @@ from torch import Tensor
 
 from bayestune.gp.kernels import MixedMatern52Kernel
 
-__all__ = ["ExactPosteriorModel"]
+__all__ = ["ExactPosteriorModel", "predictive_moments", "MIN_VARIANCE"]
+
+MIN_VARIANCE = 1e-12  # floor of every predictive variance (botorch's sigma floor too)
+
+A = TypeVar("A", np.ndarray, Tensor)
+
+
+def predictive_moments(k_star: A, prior_var: A | float, mean: float, alpha: A, K_inv: A
+                       ) -> tuple[A, A]:
+    """Posterior mean and variance from the cross-covariances, for arrays or tensors.
+
+    The one place where the exact GP's predictive equations are written; the torch
+    model below and the closed-form numpy path both call it.
+
+    Args:
+        k_star: ``... x n`` covariances between the query points and the training inputs.
+        prior_var: ``...`` prior variances ``k(x, x)`` of the query points.
+        mean: The constant prior mean.
+        alpha: ``n`` (or ``n x 1``) weights ``K⁻¹ (y − m)``.
+        K_inv: ``n x n`` inverse training covariance (noise included).
+
+    Returns:
+        Mean and variance (each ``...``), the variance floored at :data:`MIN_VARIANCE`.
+    """
+    mu = mean + (k_star @ alpha).reshape(k_star.shape[:-1])
+    var = prior_var - ((k_star @ K_inv) * k_star).sum(-1)
+    if isinstance(var, Tensor):
+        return mu, var.clamp_min(MIN_VARIANCE)
+    return mu, np.maximum(var, MIN_VARIANCE)
 
 
 class ExactPosteriorModel(Model):
@@ -75,11 +106,9 @@ class ExactPosteriorModel(Model):
 
     def mean_and_var(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and variance at ``... x d`` points (shapes ``...``)."""
-        Ks = self.kernel.forward(X, self.X)
-        mean = self.mean_value + (Ks @ self.alpha).squeeze(-1)
-        prior_var = self.kernel.forward(X, X, diag=True)
-        var = (prior_var - ((Ks @ self.K_inv) * Ks).sum(-1)).clamp_min(1e-12)
-        return mean, var
+        return predictive_moments(self.kernel.forward(X, self.X),
+                                  self.kernel.forward(X, X, diag=True), self.mean_value,
+                                  self.alpha, self.K_inv)
 
     def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
                   posterior_transform=None, **kwargs) -> GPyTorchPosterior:

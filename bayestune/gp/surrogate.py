@@ -1,8 +1,12 @@
-"""A fitted surrogate: the objective GP, the feasibility GP and the output warp.
+"""Stages 2 and 3 of a suggestion, and the fitted surrogate they make.
 
-``fit_surrogate`` runs stages 2-4 of a suggestion (warp the values, fit the models,
-build the acquisition); :class:`Surrogate` then answers in numpy, in the objective's
-own units, for the sampler, plots and diagnostics.
+* :func:`warp_targets` (stage 2): orient the values to maximize, warp them, and place
+  the failed trials (imputed in the objective model, labelled for the classifier);
+* :func:`fit_models` (stage 3): fit the objective GP and the feasibility GP;
+* :class:`Surrogate`: the fitted models with their acquisition (stage 4), answering in
+  numpy, in the objective's own units, for the sampler, plots and diagnostics.
+
+:class:`bayestune.samplers.gp.GPSampler` runs the stages in order.
 """
 
 from __future__ import annotations
@@ -10,23 +14,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from botorch.acquisition import AcquisitionFunction
 
-from bayestune.gp.acquisition import AcquisitionKind, build_acquisition, log_prob_feasible
+from bayestune.gp.acquisition import Acquisition, log_prob_feasible
 from bayestune.gp.model import DTYPE, build_model, fit_model, gp_settings, model_state
+from bayestune.gp.options import FailureMode
 from bayestune.gp.posterior import ExactPosteriorModel
 from bayestune.gp.transforms import OutputWarp, fit_output_warp
 from bayestune.space import Space
 
-__all__ = ["Surrogate", "Prediction", "fit_surrogate", "FailureMode"]
+__all__ = ["Surrogate", "Prediction", "Targets", "FittedModels", "warp_targets", "fit_models"]
 
 logger = logging.getLogger(__name__)
 
-FailureMode = Literal["feasibility", "impute", "ignore"]
 FIT_POINTS = 300
 REFIT_ALWAYS_BELOW = 60
 _Z95 = 1.959963984540054
@@ -65,7 +68,7 @@ class Surrogate:
         y_observed: ``n`` values there, in objective units.
         X_pending: ``p x d`` pending cube points.
         best_f: Best model value (the incumbent of expected improvement).
-        acquisition_function: The botorch acquisition (``b x 1 x d -> b``).
+        acquisition_function: The acquisition (:class:`~bayestune.gp.acquisition.Acquisition`).
         state: JSON-ready hyperparameters of the fits (for warm starts).
         status: How the fits went (``"warm"``, ``"cold"``, ``"fallback: ..."``).
     """
@@ -79,15 +82,18 @@ class Surrogate:
     y_observed: np.ndarray
     X_pending: np.ndarray
     best_f: float
-    acquisition_function: AcquisitionFunction = field(repr=False)
+    acquisition_function: Acquisition = field(repr=False)
     state: Mapping[str, Any] = field(default_factory=dict, repr=False)
     status: str = ""
 
-    def _t(self, X: np.ndarray) -> torch.Tensor:
+    def _points(self, X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if X.shape[-1] != len(self.space):
             raise ValueError(f"expected points with {len(self.space)} columns, got {X.shape}")
-        return torch.as_tensor(X, dtype=DTYPE)
+        return X
+
+    def _t(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self._points(X), dtype=DTYPE)
 
     def predict(self, X: np.ndarray) -> Prediction:
         """Posterior at ``n x d`` cube points, in objective units."""
@@ -101,8 +107,7 @@ class Surrogate:
 
     def acquisition(self, X: np.ndarray) -> np.ndarray:
         """Acquisition values (log EI by default) at ``n x d`` cube points."""
-        with torch.no_grad():
-            return self.acquisition_function(self._t(X).unsqueeze(-2)).numpy().reshape(-1)
+        return self.acquisition_function(self._points(X))
 
     def feasibility(self, X: np.ndarray) -> np.ndarray:
         """Probability that a run at each of ``n x d`` cube points does not fail."""
@@ -138,8 +143,8 @@ def _fit(X: torch.Tensor, y: torch.Tensor, cat_dims: list[int],
     ``refit_growth`` (a fraction) since they were fitted.
 
     Returns:
-        The fitted gpytorch model, its status, the exact posterior on all points, and
-        the JSON-ready state (hyperparameters and the point count they were fitted on).
+        The fit's status, the exact posterior on all points, and the JSON-ready state
+        (hyperparameters and the point count they were fitted on).
     """
     n = X.shape[0]
     warm = dict(warm or {})
@@ -156,43 +161,98 @@ def _fit(X: torch.Tensor, y: torch.Tensor, cat_dims: list[int],
         Xf, yf = X[idx], y[idx]
     gp, status = fit_model(build_model(Xf, yf, cat_dims), warm or None, reuse=reuse)
     state = {**model_state(gp), "n_fit": n_fit if status == "reused" else n}
-    return gp, status, _exact(gp, X, y), state
+    return status, _exact(gp, X, y), state
 
 
-def fit_surrogate(
-    space: Space,
+@dataclass(frozen=True)
+class Targets:
+    """What the models are fitted to (stage 2's output).
+
+    Attributes:
+        warp: The output warp fitted on the observed values (maximize orientation).
+        X: ``m x d`` inputs of the objective model: the observed points, then the
+            failed points when they are imputed.
+        z: ``m`` warped targets there (failed points at the worst observed value).
+        best_f: Best warped observed value (the incumbent of expected improvement).
+        X_labels: ``(n + f) x d`` inputs of the feasibility classifier, or None when it
+            is not fitted (no failure, or another failure mode).
+        labels: ``n + f`` labels, +1 (ran) and -1 (failed), or None.
+    """
+
+    warp: OutputWarp
+    X: np.ndarray
+    z: np.ndarray
+    best_f: float
+    X_labels: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+
+def warp_targets(
     X: np.ndarray,
     values: np.ndarray,
     *,
     sign: float,
-    X_failed: np.ndarray | None = None,
-    X_pending: np.ndarray | None = None,
-    warm_state: Mapping[str, Any] | None = None,
+    X_failed: np.ndarray,
     warp_outputs: bool = True,
     failure_mode: FailureMode = "feasibility",
-    acquisition: AcquisitionKind = "logei",
-    ucb_beta: float = 4.0,
-    seed: int = 0,
-    refit_growth: float = 0.0,
-) -> Surrogate:
-    """Fit the surrogate of a history.
+) -> Targets:
+    """Stage 2: orient the values to maximize, warp them, place the failed trials.
 
     Args:
-        space: The search space.
         X: ``n x d`` cube points of trials with a value (n >= 1).
         values: ``n`` finite objective values (user orientation).
-        sign: +1 to maximize ``values``, -1 to minimize them.
+        sign: +1 to maximize ``values``, -1 to minimize them (the one sign flip).
         X_failed: ``f x d`` cube points of failed trials.
-        X_pending: ``p x d`` cube points of pending trials.
-        warm_state: Hyperparameters of a previous fit (``Surrogate.state``).
         warp_outputs: Apply the Yeo-Johnson output warp (else standardize only).
         failure_mode: ``"feasibility"`` (default: a classifier's P(ok) multiplies EI,
             and failed points also enter the objective model with the worst observed
             value, so it does not extrapolate improvement into a region where runs
             fail), ``"impute"`` (the imputation alone) or ``"ignore"``.
-        acquisition: ``"logei"`` or ``"ucb"``.
-        ucb_beta: UCB's exploration weight.
-        seed: Seed of the quasi-MC samples used with pending points.
+    """
+    raw = sign * np.asarray(values, dtype=float)
+    warp = fit_output_warp(raw, power=warp_outputs)
+    z = warp.forward(raw)
+    Xm, zm = X, z
+    has_failed = X_failed.shape[0] > 0
+    if failure_mode in ("impute", "feasibility") and has_failed:
+        Xm = np.concatenate([X, X_failed])
+        zm = np.concatenate([z, np.full(X_failed.shape[0], z.min())])
+    X_labels = labels = None
+    if failure_mode == "feasibility" and has_failed:
+        X_labels = np.concatenate([X, X_failed])
+        labels = np.concatenate([np.ones(X.shape[0]), -np.ones(X_failed.shape[0])])
+    return Targets(warp=warp, X=Xm, z=zm, best_f=float(z.max()), X_labels=X_labels,
+                   labels=labels)
+
+
+@dataclass(frozen=True)
+class FittedModels:
+    """Stage 3's output: the exact posteriors and how their fits went.
+
+    Attributes:
+        objective: The objective model's posterior (warped, maximize orientation).
+        feasibility: The failure classifier's posterior, or None.
+        state: JSON-ready hyperparameters of the fits (warm start of the next one).
+        status: ``"warm"``, ``"cold"``, ``"reused"`` or ``"fallback: ..."`` (and the
+            classifier's after ``"; feasibility"``).
+    """
+
+    objective: ExactPosteriorModel
+    feasibility: ExactPosteriorModel | None
+    state: Mapping[str, Any]
+    status: str
+
+
+def fit_models(targets: Targets, cat_dims: list[int], *,
+               warm_state: Mapping[str, Any] | None = None, seed: int = 0,
+               refit_growth: float = 0.0) -> FittedModels:
+    """Stage 3: fit the objective GP, and the feasibility GP when it is needed.
+
+    Args:
+        targets: Stage 2's output.
+        cat_dims: Indices of the categorical columns.
+        warm_state: Hyperparameters of a previous fit (``FittedModels.state``).
+        seed: Seed of the fitting subsample (beyond ``FIT_POINTS`` points).
         refit_growth: Reuse the warm-start hyperparameters without refitting until the
             data has grown by this fraction (only past ``REFIT_ALWAYS_BELOW`` points;
             0 refits every time).
@@ -200,40 +260,17 @@ def fit_surrogate(
     Raises:
         torch.linalg.LinAlgError: only if even the fallback covariance is singular.
     """
-    cat_dims = list(np.flatnonzero(space.categorical_mask))
-    d = len(space)
-    X_failed = np.zeros((0, d)) if X_failed is None else X_failed
-    X_pending = np.zeros((0, d)) if X_pending is None else X_pending
-    raw = sign * np.asarray(values, dtype=float)
-    warp = fit_output_warp(raw, power=warp_outputs)
-    z = warp.forward(raw)
-    Xm, zm = X, z
-    if failure_mode in ("impute", "feasibility") and X_failed.shape[0]:
-        Xm = np.concatenate([X, X_failed])
-        zm = np.concatenate([z, np.full(X_failed.shape[0], z.min())])
-    Xt = torch.as_tensor(Xm, dtype=DTYPE)
-    zt = torch.as_tensor(zm, dtype=DTYPE)
     warm = warm_state or {}
     with gp_settings():
-        _, status, model, ostate = _fit(Xt, zt, cat_dims, warm.get("objective"), seed,
-                                        refit_growth)
+        status, model, ostate = _fit(torch.as_tensor(targets.X, dtype=DTYPE),
+                                     torch.as_tensor(targets.z, dtype=DTYPE), cat_dims,
+                                     warm.get("objective"), seed, refit_growth)
         state: dict[str, Any] = {"objective": ostate}
         feas = None
-        if failure_mode == "feasibility" and X_failed.shape[0]:
-            Xc = torch.as_tensor(np.concatenate([X, X_failed]), dtype=DTYPE)
-            lab = torch.cat([torch.ones(X.shape[0], dtype=DTYPE),
-                             -torch.ones(X_failed.shape[0], dtype=DTYPE)])
-            _, cstatus, feas, cstate = _fit(Xc, lab, cat_dims, warm.get("feasibility"), seed,
-                                            refit_growth)
+        if targets.labels is not None:
+            cstatus, feas, cstate = _fit(torch.as_tensor(targets.X_labels, dtype=DTYPE),
+                                         torch.as_tensor(targets.labels, dtype=DTYPE),
+                                         cat_dims, warm.get("feasibility"), seed, refit_growth)
             state["feasibility"] = cstate
             status = f"{status}; feasibility {cstatus}"
-        best_f = float(z.max())
-        Xp = torch.as_tensor(X_pending, dtype=DTYPE) if X_pending.shape[0] else None
-        acq = build_acquisition(model, best_f, kind=acquisition, X_pending=Xp,
-                                feasibility=feas, ucb_beta=ucb_beta, seed=seed)
-    return Surrogate(
-        space=space, sign=sign, warp=warp, model=model, feasibility_model=feas,
-        X_observed=np.asarray(X), y_observed=np.asarray(values, dtype=float),
-        X_pending=X_pending, best_f=best_f, acquisition_function=acq, state=state,
-        status=status,
-    )
+    return FittedModels(objective=model, feasibility=feas, state=state, status=status)

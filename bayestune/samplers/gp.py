@@ -1,14 +1,18 @@
 """The default sampler: a Gaussian-process surrogate with (log) expected improvement.
 
-One suggestion runs six stages, each a plain function (see ``bayestune.gp``):
+One suggestion runs six stages, each a plain function called in order by
+:meth:`GPSampler.sample` (as Optuna's ``GPSampler`` does):
 
-1. encode completed, pruned, failed and pending trials into the unit cube;
-2. orient the values (always maximize inside) and warp them (:mod:`bayestune.gp.transforms`);
+1. encode completed, pruned, failed and pending trials into the unit cube
+   (:func:`encode_history`);
+2. orient the values (always maximize inside), warp them and place the failed trials
+   (:func:`bayestune.gp.surrogate.warp_targets`);
 3. fit the objective GP, and a feasibility GP when trials failed, warm-started from the
-   hyperparameters stored with the latest GP trial (:mod:`bayestune.gp.model`);
-4. build LogEI, or qLogEI with the pending points, times P(ok) (:mod:`bayestune.gp.acquisition`);
-5. maximize it over the mixed space (:mod:`bayestune.gp.optimize`);
-6. decode back to user values.
+   hyperparameters stored with the latest GP trial (:func:`bayestune.gp.surrogate.fit_models`);
+4. build LogEI, or qLogEI with the pending points, times P(ok)
+   (:func:`bayestune.gp.acquisition.build_acquisition`);
+5. maximize it over the mixed space (:func:`bayestune.gp.optimize.optimize_acquisition`);
+6. decode back to user values (:meth:`bayestune.space.Space.decode`).
 
 Until ``n_startup_trials`` trials exist (enqueued ones included) suggestions come from a
 scrambled Sobol sequence; they also come from it, with a log message, whenever the
@@ -21,24 +25,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayestune._checks import check_literal
 from bayestune.exceptions import InvalidValueError
+from bayestune.gp.options import AcquisitionKind, FailureMode, PrunedValues
 from bayestune.samplers._pruned import estimate_final_values
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.samplers.sobol import sobol_point
 from bayestune.space import Space, is_duplicate
 from bayestune.trial import FrozenTrial, TrialState
 
+if TYPE_CHECKING:
+    from bayestune.gp.surrogate import Surrogate
+
 __all__ = ["GPSampler", "History", "encode_history"]
 
 logger = logging.getLogger(__name__)
 
-_ACQ = ("logei", "ucb")
-_FAIL = ("feasibility", "impute", "ignore")
-_PRUNED = ("estimate", "last")
+# option names of earlier releases, read when a stored study is reopened
+_RENAMED = {"n_raw_samples": "raw_samples", "n_restarts": "num_restarts"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class History:
 
 
 def encode_history(space: Space, trials: Sequence[FrozenTrial], *,
-                   direction: Direction = "minimize", pruned_values: str = "estimate"
+                   direction: Direction = "minimize", pruned_values: PrunedValues = "estimate"
                    ) -> History:
     """Stage 1: sort trials by role and encode them (see :class:`History`).
 
@@ -138,8 +146,9 @@ class GPSampler(Sampler):
             model with the worst observed value), ``"impute"`` (the imputation alone)
             or ``"ignore"`` (what Optuna does; for comparison).
         warp_outputs: Yeo-Johnson output warp for heavy-tailed losses (default True).
-        n_raw_samples: Sobol candidates scored before gradient ascent.
-        n_restarts: Starts of the gradient-based acquisition optimization.
+        raw_samples: Sobol candidates scored before gradient ascent (botorch's name).
+        num_restarts: Starts of the gradient-based acquisition optimization (botorch's
+            name).
         max_points: Largest history modelled exactly; beyond it the best 20% and a
             seeded random subset of the rest are kept (exact GPs cost O(n³)).
         num_threads: torch intra-op threads used while suggesting (restored after);
@@ -152,6 +161,21 @@ class GPSampler(Sampler):
             value at the step where it stopped, mapped onto the final-value scale by its
             rank among completed trials at that step) or ``"last"`` (the value as
             reported).
+
+    Raises:
+        InvalidValueError: for an option outside its type or range, naming it.
+
+    Example:
+        >>> import bayestune as bt
+        >>> space = bt.Space({"x": bt.Float(-2.0, 2.0)})
+        >>> study = bt.Study(space, sampler=bt.samplers.GPSampler(seed=0, n_startup_trials=3))
+        >>> for _ in range(6):
+        ...     trial = study.ask()
+        ...     _ = study.tell(trial, (trial.params["x"] - 0.5) ** 2)
+        >>> study.trials[-1].system_attrs["sampler"]
+        'gp'
+        >>> round(study.best_value, 2) < 0.5
+        True
     """
 
     def __init__(
@@ -159,16 +183,16 @@ class GPSampler(Sampler):
         seed: int | None = None,
         *,
         n_startup_trials: int | None = None,
-        acquisition: str = "logei",
+        acquisition: AcquisitionKind = "logei",
         ucb_beta: float = 4.0,
-        failure_mode: str = "feasibility",
+        failure_mode: FailureMode = "feasibility",
         warp_outputs: bool = True,
-        n_raw_samples: int = 512,
-        n_restarts: int = 6,
+        raw_samples: int = 512,
+        num_restarts: int = 6,
         max_points: int = 2000,
         num_threads: int | None = 1,
         refit_growth: float = 0.05,
-        pruned_values: str = "estimate",
+        pruned_values: PrunedValues = "estimate",
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidValueError(f"seed must be an int or None, got {seed=!r}")
@@ -177,11 +201,13 @@ class GPSampler(Sampler):
                                              or n_startup_trials < 1):
             raise InvalidValueError(
                 f"n_startup_trials must be a positive int, got {n_startup_trials=!r}")
-        if acquisition not in _ACQ:
-            raise InvalidValueError(f"acquisition must be one of {_ACQ}, got {acquisition=!r}")
-        if failure_mode not in _FAIL:
-            raise InvalidValueError(f"failure_mode must be one of {_FAIL}, got {failure_mode=!r}")
-        for nm, v, lo in (("n_raw_samples", n_raw_samples, 1), ("n_restarts", n_restarts, 1),
+        self.acquisition: AcquisitionKind = check_literal("acquisition", acquisition,
+                                                          AcquisitionKind)
+        self.failure_mode: FailureMode = check_literal("failure_mode", failure_mode,
+                                                       FailureMode)
+        self.pruned_values: PrunedValues = check_literal("pruned_values", pruned_values,
+                                                         PrunedValues)
+        for nm, v, lo in (("raw_samples", raw_samples, 1), ("num_restarts", num_restarts, 1),
                           ("max_points", max_points, 10)):
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise InvalidValueError(f"{nm} must be an int >= {lo}, got {nm}={v!r}")
@@ -189,12 +215,10 @@ class GPSampler(Sampler):
             raise InvalidValueError(f"ucb_beta must be > 0, got {ucb_beta=!r}")
         self.seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
         self.n_startup_trials = n_startup_trials
-        self.acquisition = acquisition
         self.ucb_beta = float(ucb_beta)
-        self.failure_mode = failure_mode
         self.warp_outputs = bool(warp_outputs)
-        self.n_raw_samples = n_raw_samples
-        self.n_restarts = n_restarts
+        self.raw_samples = raw_samples
+        self.num_restarts = num_restarts
         self.max_points = max_points
         if num_threads is not None and (isinstance(num_threads, bool)
                                         or not isinstance(num_threads, int) or num_threads < 1):
@@ -205,18 +229,27 @@ class GPSampler(Sampler):
                 or not 0 <= refit_growth <= 1:
             raise InvalidValueError(f"refit_growth must be in [0, 1], got {refit_growth=!r}")
         self.refit_growth = float(refit_growth)
-        if pruned_values not in _PRUNED:
-            raise InvalidValueError(
-                f"pruned_values must be one of {_PRUNED}, got {pruned_values=!r}")
-        self.pruned_values = pruned_values
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "GPSampler", "seed": self.seed, "n_startup_trials": self.n_startup_trials,
                 "acquisition": self.acquisition, "ucb_beta": self.ucb_beta,
                 "failure_mode": self.failure_mode, "warp_outputs": self.warp_outputs,
-                "n_raw_samples": self.n_raw_samples, "n_restarts": self.n_restarts,
+                "raw_samples": self.raw_samples, "num_restarts": self.num_restarts,
                 "max_points": self.max_points, "num_threads": self.num_threads,
                 "refit_growth": self.refit_growth, "pruned_values": self.pruned_values}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GPSampler:
+        """The sampler of :meth:`to_dict` (option names of earlier releases accepted).
+
+        Raises:
+            InvalidValueError: for an unknown option or a bad value, naming it.
+        """
+        kwargs = {_RENAMED.get(k, k): v for k, v in d.items() if k != "name"}
+        try:
+            return cls(**kwargs)
+        except TypeError as e:  # an unknown keyword
+            raise InvalidValueError(f"bad GPSampler settings {dict(d)!r}: {e}") from None
 
     def _seed_for(self, number: int) -> int:
         return (self.seed * 1_000_003 + number) % 2**31
@@ -248,8 +281,31 @@ class GPSampler(Sampler):
         logger.info("GPSampler: modelling %d of %d trials (max_points)", keep.size, n)
         return h.X[keep], h.values[keep]
 
+    def _surrogate(self, space: Space, h: History, direction: Direction,
+                   number: int) -> Surrogate:
+        """Stages 2-4 on an encoded history (``h.X`` not empty)."""
+        from bayestune.gp.acquisition import build_acquisition  # noqa: PLC0415 - torch
+        from bayestune.gp.surrogate import Surrogate, fit_models, warp_targets  # noqa: PLC0415
+
+        sign = 1.0 if direction == "maximize" else -1.0
+        X, values = self._subsample(h, sign, number)
+        seed = self._seed_for(number)
+        targets = warp_targets(X, values, sign=sign, X_failed=h.X_failed,  # 2. warp
+                               warp_outputs=self.warp_outputs, failure_mode=self.failure_mode)
+        fit = fit_models(targets, list(np.flatnonzero(space.categorical_mask)),  # 3. fit
+                         warm_state=h.warm_state, seed=seed, refit_growth=self.refit_growth)
+        acq = build_acquisition(  # 4. acquisition
+            fit.objective, targets.best_f, kind=self.acquisition, ucb_beta=self.ucb_beta,
+            X_pending=_tensor(h.X_pending) if h.X_pending.shape[0] else None,
+            feasibility=fit.feasibility, seed=seed)
+        return Surrogate(
+            space=space, sign=sign, warp=targets.warp, model=fit.objective,
+            feasibility_model=fit.feasibility, X_observed=X, y_observed=values,
+            X_pending=h.X_pending, best_f=targets.best_f, acquisition_function=acq,
+            state=fit.state, status=fit.status)
+
     def fit_surrogate(self, space: Space, trials: Sequence[FrozenTrial],
-                      direction: Direction, number: int | None = None):
+                      direction: Direction, number: int | None = None) -> Surrogate:
         """Fit the GP surrogate of a history (stages 1-4), e.g. for plots.
 
         Returns:
@@ -259,27 +315,18 @@ class GPSampler(Sampler):
             InvalidValueError: when no trial has a finite value yet.
         """
         from bayestune.gp.model import torch_threads  # noqa: PLC0415 - heavy import
-        from bayestune.gp.surrogate import fit_surrogate  # noqa: PLC0415
 
         h = encode_history(space, trials, direction=direction,
                            pruned_values=self.pruned_values)
         if h.X.shape[0] == 0:
             raise InvalidValueError("no completed trial to fit a surrogate on")
-        number = len(trials) if number is None else number
-        sign = 1.0 if direction == "maximize" else -1.0
-        X, values = self._subsample(h, sign, number)
         with torch_threads(self.num_threads):
-            return fit_surrogate(
-                space, X, values, sign=sign, X_failed=h.X_failed, X_pending=h.X_pending,
-                warm_state=h.warm_state, warp_outputs=self.warp_outputs,
-                failure_mode=self.failure_mode, acquisition=self.acquisition,  # type: ignore[arg-type]
-                ucb_beta=self.ucb_beta, seed=self._seed_for(number),
-                refit_growth=self.refit_growth,
-            )
+            return self._surrogate(space, h, direction,
+                                   len(trials) if number is None else number)
 
     def sample(self, space: Space, trials: Sequence[FrozenTrial], direction: Direction,
                number: int) -> Suggestion:
-        h = encode_history(space, trials, direction=direction,
+        h = encode_history(space, trials, direction=direction,  # 1. encode
                            pruned_values=self.pruned_values)
         if h.n_started < self.startup_count(space):
             return self._space_filling(space, h, number, "")
@@ -287,20 +334,25 @@ class GPSampler(Sampler):
             return self._space_filling(space, h, number, "no trial has completed yet")
         if h.X.shape[0] < 2 or np.ptp(h.values) <= 1e-12 * max(1.0, np.abs(h.values).max()):
             return self._space_filling(space, h, number, "all observed values are equal")
-        from bayestune.gp.model import torch_threads  # noqa: PLC0415
+        from bayestune.gp.model import torch_threads  # noqa: PLC0415 - heavy import
         from bayestune.gp.optimize import optimize_acquisition  # noqa: PLC0415
 
         try:
             with torch_threads(self.num_threads):
-                sur = self.fit_surrogate(space, trials, direction, number)
+                sur = self._surrogate(space, h, direction, number)  # 2-4
                 best = np.argsort(-sur.sign * sur.y_observed, kind="stable")[:5]
-                x, _ = optimize_acquisition(
+                x, _ = optimize_acquisition(  # 5. optimize
                     sur.acquisition_function, space, X_best=sur.X_observed[best],
                     X_seen=h.X_seen, seed=self._seed_for(number),
-                    n_raw=self.n_raw_samples, n_restarts=self.n_restarts,
+                    raw_samples=self.raw_samples, num_restarts=self.num_restarts,
                 )
         except Exception as e:  # noqa: BLE001 - ask() must never fail on numerics
             return self._space_filling(space, h, number, f"GP step failed ({e!r})")
         attrs = {"sampler": "gp", "gp_state": dict(sur.state), "gp_status": sur.status}
-        return Suggestion(space.decode(x), attrs)
+        return Suggestion(space.decode(x), attrs)  # 6. decode
 
+
+def _tensor(X: np.ndarray) -> Any:
+    import torch  # noqa: PLC0415 - heavy import, only once a model is fitted
+
+    return torch.as_tensor(X, dtype=torch.float64)
