@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bayestune._types import Direction
 from bayestune.exceptions import InvalidValueError
-from bayestune.samplers.base import Direction
 from bayestune.trial import FrozenTrial, TrialState
 
 __all__ = ["Pruner", "NopPruner", "PercentilePruner", "MedianPruner",

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import bayestune as bt
-from bayestune._checks import parse_direction, parse_state, parse_value, trial_number
-from bayestune.trial import FrozenTrial, Trial, TrialState
+from bayestune._checks import parse_direction, parse_value
+from bayestune.trial import FrozenTrial, Trial, TrialState, parse_state, trial_number
 
 
 @pytest.mark.parametrize(("given", "expected"), [

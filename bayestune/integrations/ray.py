@@ -35,7 +35,7 @@ except ImportError as e:  # pragma: no cover - exercised only without ray
     raise ImportError(
         'bayestune.integrations.ray needs Ray Tune: pip install "bayestune[ray]"') from e
 
-from bayestune import _serialize
+from bayestune._study_io import export_study, import_study
 from bayestune.exceptions import InvalidSpaceError, InvalidValueError, TrialAlreadyFinishedError
 from bayestune.samplers.base import Sampler
 from bayestune.space import Categorical, Float, Int, Space
@@ -201,7 +201,7 @@ class BayesTuneSearch(Searcher):
         if value is None or not isinstance(step, int):
             return
         try:
-            self.study._report(number, step, value)
+            self.study.report(number, step, value)
         except (TrialAlreadyFinishedError, InvalidValueError) as e:
             logger.debug("intermediate value of trial %d not recorded: %s", number, e)
 
@@ -249,7 +249,7 @@ class BayesTuneSearch(Searcher):
             "live": dict(self._live), "study_name": self._study_name,
             "storage": self._storage if persistent else None,
             "study": (None if self._study is None or persistent
-                      else _serialize.study_to_dict(self._study)),
+                      else export_study(self._study.storage, self._study.name)),
         }
 
     def set_state(self, state: dict) -> None:
@@ -264,7 +264,8 @@ class BayesTuneSearch(Searcher):
             self._storage = state["storage"]
             self._study = load_study(self._storage, self._study_name, sampler=self._sampler)
         elif state["study"] is not None:
-            self._study = _serialize.study_from_dict(state["study"])
+            storage, name = import_study(state["study"])
+            self._study = load_study(storage, name)
             self._study.sampler = self._sampler
             self._storage = self._study.storage
         else:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bayestune._serialize import normalize
+from bayestune._codec import normalize
 from bayestune.exceptions import (
     DuplicatedStudyError,
     TrialAlreadyFinishedError,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bayestune._serialize import dumps, loads
+from bayestune._codec import dumps, loads
 from bayestune.exceptions import (
     DuplicatedStudyError,
     InvalidValueError,
