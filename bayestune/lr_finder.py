@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from bayestune.exceptions import InvalidValueError
+from bayestune.training._snapshot import model_device, snapshot
 from bayestune.training.data import (
     BatchFn,
     forward,
@@ -178,27 +179,6 @@ def suggest(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[
     return steepest, min_div10, lr_min, rng, tuple(notes)
 
 
-def _snapshot(obj: Any) -> Any:
-    """A deep copy of a state dict with every tensor cloned to the CPU (bit-exact), keeping
-    a module state dict's ``_metadata`` (the version numbers its loaders read)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, Mapping):
-        out = type(obj)((k, _snapshot(v)) for k, v in obj.items())
-        if hasattr(obj, "_metadata"):
-            out._metadata = copy.deepcopy(obj._metadata)  # type: ignore[attr-defined]
-        return out
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_snapshot(v) for v in obj)
-    return copy.deepcopy(obj)
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
-
-
 def _make_optimizer(optimizer: Any, model: torch.nn.Module, start_lr: float
                     ) -> torch.optim.Optimizer:
     if isinstance(optimizer, torch.optim.Optimizer):
@@ -285,11 +265,11 @@ def lr_range_test(
     if not isinstance(model, torch.nn.Module):
         raise InvalidValueError(f"model must be a torch.nn.Module, got {model!r}")
     batch_fn = batch_fn or unpack_batch
-    home = _model_device(model)
+    home = model_device(model)
     run_device = home if device is None else resolve_device(device)
     opt = _make_optimizer(optimizer, model, start_lr)
-    saved_model = _snapshot(model.state_dict())
-    saved_opt = _snapshot(opt.state_dict())
+    saved_model = snapshot(model.state_dict())
+    saved_opt = snapshot(opt.state_dict())
     saved_grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
     was_training = model.training
     lrs = lr_schedule(float(start_lr), float(end_lr), num_iter, mode)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from bayestune.diagnostics.health import HealthThresholds, trial_record
 from bayestune.space import Float, Int
+from bayestune.training.health import HealthThresholds, trial_record
 from bayestune.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:

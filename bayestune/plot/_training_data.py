@@ -3,7 +3,7 @@
 The per-epoch records come from the trials' user attributes: the ``"health"`` record of
 :class:`~bayestune.diagnostics.HealthMonitor` (what the torch adapter stores by default),
 or plain ``train_loss`` / ``val_loss`` lists. The flags are those of
-:mod:`bayestune.diagnostics.health`. Nothing here imports matplotlib.
+:mod:`bayestune.training.health`. Nothing here imports matplotlib.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayestune.diagnostics.health import HealthThresholds, trial_record
 from bayestune.exceptions import InvalidValueError, UnknownTrialError
+from bayestune.training.health import HealthThresholds, trial_record
 from bayestune.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:

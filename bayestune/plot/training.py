@@ -20,8 +20,8 @@ from bayestune.plot.matplotlib import _new_axes, _pyplot, _wants_log
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from bayestune.diagnostics.health import HealthThresholds
     from bayestune.study import Study
+    from bayestune.training.health import HealthThresholds
 
 __all__ = ["training_curves", "update_ratio"]
 

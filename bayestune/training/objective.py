@@ -31,6 +31,7 @@ from bayestune.training.data import (
     unpack_batch,
 )
 from bayestune.training.device import DeviceLike, resolve_device, seeded
+from bayestune.training.monitor import HealthMonitor
 from bayestune.training.optimizers import build_optimizer
 from bayestune.training.schedules import Schedule, build_schedule
 from bayestune.trial import Trial, TrialState
@@ -250,8 +251,6 @@ class TorchObjective:
         self.val_batch_size = val_batch_size
         self.num_workers = num_workers
         if health is True:
-            from bayestune.diagnostics.monitors import HealthMonitor  # noqa: PLC0415
-
             health = HealthMonitor()
         elif health is not False and not isinstance(health, Callback):
             raise InvalidValueError(f"health must be True, False or a Callback, got {health!r}")

@@ -10,7 +10,7 @@ Per epoch it records, into the trial's user attribute ``"health"`` (and so into 
   1e-3; much lower learns slowly, much higher is unstable), overall and per weight tensor;
 - for classification, the mean maximum softmax probability on the validation data (the
   confidence, moving from 1/K towards 1 as the classes separate);
-- the flags of :mod:`bayestune.diagnostics.health`: ``diverging``, ``learning_slowly``,
+- the flags of :mod:`bayestune.training.health`: ``diverging``, ``learning_slowly``,
   ``overfitting`` (with the epoch early stopping keeps).
 
 It stays cheap: gradient norms and updates are measured on one step in ``every`` (one
@@ -34,9 +34,9 @@ from typing import Any
 
 import torch
 
-from bayestune.diagnostics.health import HEALTH_KEY, HealthThresholds, health_flags
 from bayestune.exceptions import InvalidValueError
 from bayestune.training.callbacks import Callback, RunState
+from bayestune.training.health import HEALTH_KEY, HealthThresholds, health_flags
 
 __all__ = ["HealthMonitor"]
 
@@ -69,7 +69,7 @@ def _spread(n: int, k: int) -> list[int]:
 class HealthMonitor(Callback):
     """Records a run's health per epoch and flags divergence, slow learning, overfitting.
 
-    After each epoch the record (see :data:`~bayestune.diagnostics.health.RECORD_FIELDS`)
+    After each epoch the record (see :data:`~bayestune.training.health.RECORD_FIELDS`)
     is written to the trial's user attribute ``"health"``; the latest run's record is
     also kept in :attr:`record` (for runs without a trial, e.g.
     :meth:`TorchObjective.run <bayestune.training.TorchObjective.run>`).
