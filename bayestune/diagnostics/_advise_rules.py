@@ -216,11 +216,10 @@ def rule_irrelevant_param(ctx: _Context) -> list[Finding]:
     if d < 2 or len(ctx.complete) < max(_IRRELEVANT_MIN_TRIALS, 3 * d):
         return []
     try:
-        imp = ctx.importance
+        total = ctx.importance
     except Exception as e:  # noqa: BLE001 - a numerical failure means no advice, not a crash
         logger.info("advise: no importance (the GP fit failed: %r)", e)
         return []
-    total = dict(zip(imp.names, (float(v) for v in imp.importance), strict=True))
     if max(total.values()) <= 0:
         return []
     ls = getattr(ctx.surrogate, "lengthscales", None) or {}
