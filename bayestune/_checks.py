@@ -51,8 +51,8 @@ def _bounds(low: float | None, high: float | None, strict_low: bool, strict_high
 
 
 def _fail(name: str, kind: str, value: Any, none: bool) -> InvalidValueError:
-    return InvalidValueError(
-        f"{name} must be {kind}{' or None' if none else ''}, got {name}={value!r}")
+    got = f"{name}={value!r}" if name.isidentifier() else repr(value)
+    return InvalidValueError(f"{name} must be {kind}{' or None' if none else ''}, got {got}")
 
 
 @overload

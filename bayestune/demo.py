@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bayestune.exceptions import InvalidValueError
+from bayestune._checks import check_int, check_option
 from bayestune.pruners import MedianPruner
 from bayestune.report import write_report
 from bayestune.samplers import GPSampler
@@ -158,9 +158,7 @@ def _synthetic_objective(trial: Any) -> float:
 
 
 def _resolve_problem(problem: str, seed: int) -> tuple[str, Any]:
-    if problem not in ("auto", "digits", "synthetic"):
-        raise InvalidValueError(
-            f"problem must be 'auto', 'digits' or 'synthetic', got {problem!r}")
+    check_option("problem", problem, Problem)
     if problem == "synthetic":
         return "synthetic", _synthetic_objective
     try:
@@ -211,8 +209,7 @@ def run_demo(
         StorageError: for a file that is not a bayestune storage.
         StudyMismatchError: when ``name`` exists in the storage with another space.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise InvalidValueError(f"n_trials must be a positive int, got {n_trials=!r}")
+    check_int("n_trials", n_trials, low=1)
     kind, objective = _resolve_problem(problem, seed)
     store = _storage_label(storage)
     study = Study(

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from bayestune._checks import check_int, check_option, is_finite_number
 from bayestune.exceptions import InvalidValueError
 from bayestune.training._snapshot import model_device, snapshot
 from bayestune.training.data import (
@@ -195,19 +196,14 @@ def _make_optimizer(optimizer: Any, model: torch.nn.Module, start_lr: float
 
 def _check_args(start_lr: Any, end_lr: Any, num_iter: Any, mode: Any, smooth: Any,
                 diverge_factor: Any) -> None:
-    def num(x: Any) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-    if not (num(start_lr) and num(end_lr) and 0 < start_lr < end_lr):
+    if not (is_finite_number(start_lr) and is_finite_number(end_lr) and 0 < start_lr < end_lr):
         raise InvalidValueError(
             f"need 0 < start_lr < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
-    if isinstance(num_iter, bool) or not isinstance(num_iter, int) or num_iter < _MIN_POINTS:
-        raise InvalidValueError(f"num_iter must be an int >= {_MIN_POINTS}, got {num_iter=!r}")
-    if mode not in ("exp", "linear"):
-        raise InvalidValueError(f"mode must be 'exp' or 'linear', got {mode=!r}")
-    if not (num(smooth) and 0 < smooth <= 1):
+    check_int("num_iter", num_iter, low=_MIN_POINTS)
+    check_option("mode", mode, SweepMode)
+    if not (is_finite_number(smooth) and 0 < smooth <= 1):
         raise InvalidValueError(f"smooth must lie in (0, 1] (1: no smoothing), got {smooth=!r}")
-    if diverge_factor is not None and not (num(diverge_factor) and diverge_factor > 1):
+    if diverge_factor is not None and not (is_finite_number(diverge_factor) and diverge_factor > 1):
         raise InvalidValueError(f"diverge_factor must be > 1 or None, got {diverge_factor=!r}")
 
 

@@ -8,6 +8,7 @@ import logging
 import math
 from typing import Any
 
+from bayestune._checks import is_number
 from bayestune.diagnostics._advise_context import (
     Finding,
     _Context,
@@ -265,7 +266,7 @@ def rule_far_from_defaults(ctx: _Context) -> list[Finding]:
     known = len(opts) == 1
     out = []
     lr = best.params.get("lr")
-    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0:
+    if is_number(lr) and lr > 0:
         starts = sorted({c["lr"] for o in opts
                          for c in default_configs(o, fine_tune=ctx.fine_tune, include=("lr",))})
         nearest = min(starts, key=lambda s: abs(math.log10(lr / s)))
@@ -282,7 +283,7 @@ def rule_far_from_defaults(ctx: _Context) -> list[Finding]:
                 _second_look(ctx, best, "lr", nearest)))
     for name in ("momentum", "beta1"):
         v = best.params.get(name)
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
+        if not is_number(v):
             continue
         if not any(name in OPTIMIZER_SETTINGS[o] for o in opts):
             continue

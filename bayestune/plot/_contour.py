@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from bayestune._checks import check_option
 from bayestune.diagnostics._surrogate import SurrogateLike
 from bayestune.exceptions import InvalidParamError, InvalidValueError
 from bayestune.plot._common import (
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
 
     from bayestune.study import Study
 
-__all__ = ["ContourData", "posterior_contour_data", "posterior_contour"]
+__all__ = ["ContourData", "ContourPanels", "posterior_contour_data", "posterior_contour"]
+
+#: Which panels :func:`posterior_contour` draws.
+ContourPanels = Literal["both", "mean", "std"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def posterior_contour(
     ax: Axes | Sequence[Axes] | None = None,
     surrogate: SurrogateLike | None = None,
     n_points: int = 60,
-    what: Literal["both", "mean", "std"] = "both",
+    what: ContourPanels = "both",
     next_params: Mapping[str, Any] | None = None,
     cmap: str = "viridis",
 ) -> Axes | Figure:
@@ -158,8 +162,7 @@ def posterior_contour(
             raise InvalidValueError("posterior_contour needs two parameter names")
         d = posterior_contour_data(study, x, y, n_points=n_points,
                                          surrogate=surrogate, next_params=next_params)
-    if what not in ("both", "mean", "std"):
-        raise InvalidValueError(f"what must be 'both', 'mean' or 'std', got {what!r}")
+    check_option("what", what, ContourPanels)
     direction = direction_of(study)
     panels = ["mean", "std"] if what == "both" else [what]
     plt = pyplot()

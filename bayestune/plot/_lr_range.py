@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayestune._checks import is_finite_number
 from bayestune.exceptions import InvalidValueError
 from bayestune.plot._common import ACQ, FAIL, MODEL, new_axes
 
@@ -64,8 +65,7 @@ def _suggestion_items(raw: Any) -> dict[str, float]:
         items = dict(vars(raw))
     out = {}
     for k, v in items.items():
-        if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) \
-                and math.isfinite(float(v)) and float(v) > 0:
+        if is_finite_number(v) and float(v) > 0:
             out[str(k)] = float(v)
     return out
 

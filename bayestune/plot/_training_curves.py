@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayestune._checks import check_int, is_int
 from bayestune.exceptions import InvalidValueError, UnknownTrialError
 from bayestune.plot._common import float_array, new_axes, pyplot, wants_log
 from bayestune.training.health import HealthThresholds, trial_record
@@ -117,7 +118,7 @@ def _select(study: Study, trials: Iterable[Any] | None, max_trials: int) -> list
     out = []
     for t in trials:
         number = t.number if hasattr(t, "number") else t
-        if isinstance(number, bool) or not isinstance(number, (int, np.integer)):
+        if not is_int(number):
             raise InvalidValueError(f"trials must hold trial numbers or trials, got {t!r}")
         if not 0 <= int(number) < len(all_trials):
             raise UnknownTrialError(f"study {study.name!r} has no trial {number}")
@@ -146,8 +147,7 @@ def training_curves_data(
         InvalidValueError: when none of the chosen trials has per-epoch losses.
         UnknownTrialError: for a trial number the study does not hold.
     """
-    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
-        raise InvalidValueError(f"max_trials must be a positive int, got {max_trials=!r}")
+    check_int("max_trials", max_trials, low=1)
     chosen = _select(study, trials, max_trials)
     curves = [c for c in (_curves(t, thresholds) for t in chosen) if c is not None]
     if trials is None:
