@@ -281,6 +281,25 @@ class Space:
     Raises:
         InvalidSpaceError: if ``dims`` is empty, a name is not a non-empty string, or a
             value is not a ``Float``, ``Int`` or ``Categorical``.
+
+    Example:
+        >>> import bayestune as bt
+        >>> space = bt.Space({
+        ...     "lr": bt.Float(1e-4, 1e-1, log=True),
+        ...     "layers": bt.Int(1, 4),
+        ...     "optimizer": bt.Categorical(("sgd", "adam")),
+        ... })
+        >>> space.names
+        ('lr', 'layers', 'optimizer')
+        >>> x = space.encode({"lr": 1e-2, "layers": 2, "optimizer": "adam"})  # the unit cube
+        >>> x.round(3).tolist()
+        [0.667, 0.375, 1.0]
+        >>> space.decode(x)["layers"], space.decode(x)["optimizer"]
+        (2, 'adam')
+        >>> space.validate_params({"lr": 0.5, "layers": 2, "optimizer": "adam"})
+        Traceback (most recent call last):
+        ...
+        bayestune.exceptions.InvalidParamError: ...
     """
 
     def __init__(self, dims: Mapping[str, Dimension]) -> None:

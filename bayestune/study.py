@@ -75,6 +75,21 @@ class Study:
     Raises:
         InvalidValueError: for an unknown direction or a bad heartbeat option.
         StudyMismatchError: when reopening a study with another space or direction.
+
+    Example:
+        >>> import bayestune as bt
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, "minimize", seed=0)
+        >>> trial = study.ask()  # ask / tell, from any training loop
+        >>> study.tell(trial, 0.42).state
+        <TrialState.COMPLETE: 'COMPLETE'>
+        >>> def objective(trial):
+        ...     return (trial.params["lr"] - 0.01) ** 2 + 0.01 * trial.params["layers"]
+        >>> study.optimize(objective, n_trials=5)  # or let the study run the loop
+        >>> len(study.trials), study.best_value < 0.42
+        (6, True)
+        >>> sorted(study.best_params)
+        ['layers', 'lr']
     """
 
     def __init__(

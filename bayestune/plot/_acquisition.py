@@ -124,6 +124,20 @@ def acquisition_slice(
     parameter is a dashed line (it maximizes the acquisition over all parameters at
     once, so it need not sit at this slice's peak). When trials failed, the probability
     of a run not failing is drawn on a second y axis.
+
+    Example:
+        >>> import math
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+        >>> study.optimize(lambda t: (math.log10(t.params["lr"]) + 2) ** 2 + 0.1 * t.params["layers"],
+        ...                n_trials=10)
+        >>> data = plot.acquisition_slice_data(study, "lr", n_points=50)
+        >>> data.acquisition.shape, bool((data.feasibility == 1).all())  # no failed trial
+        ((50,), True)
+        >>> plot.acquisition_slice(data).get_title()
+        'Acquisition along lr'
     """
     if isinstance(study, AcquisitionSliceData):
         d = study

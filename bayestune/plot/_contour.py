@@ -154,6 +154,21 @@ def posterior_contour(
     Args:
         what: ``"both"`` draws two panels and returns the Figure (``ax`` may be a pair
             of Axes); ``"mean"`` or ``"std"`` draws one and returns its Axes.
+
+    Example:
+        >>> import math
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+        >>> study.optimize(lambda t: (math.log10(t.params["lr"]) + 2) ** 2 + 0.1 * t.params["layers"],
+        ...                n_trials=10)
+        >>> data = plot.posterior_contour_data(study, "lr", "layers", n_points=20)
+        >>> data.mean.shape, data.std.shape
+        ((4, 20), (4, 20))
+        >>> fig = plot.posterior_contour(data)  # the mean and the std side by side
+        >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+        ['GP posterior median', 'GP posterior std']
     """
     if isinstance(study, ContourData):
         d = study

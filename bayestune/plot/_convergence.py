@@ -113,6 +113,17 @@ def convergence(
         log_y: Log-scale the value axis (default: when every value is positive and they
             span more than two decades).
         show_trials: Draw the individual trials, not only the best-so-far curve.
+
+    Example:
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> study = bt.Study(bt.Space({"x": bt.Float(-2.0, 2.0)}), seed=0)
+        >>> study.optimize(lambda trial: trial.params["x"] ** 2, n_trials=8)
+        >>> data = plot.convergence_data(study)  # the numbers, without drawing
+        >>> data.best_so_far.shape, bool(data.best_value == study.best_value)
+        ((8,), True)
+        >>> plot.convergence(study).get_title()
+        'Convergence'
     """
     items = list(studies) if isinstance(studies, Sequence) else [studies]
     if not items:

@@ -114,6 +114,20 @@ def importance(
     posterior mean and the darker inner bar its first-order index (what it explains
     alone; the rest is interactions). ``method="lengthscale"`` draws normalized inverse
     ARD lengthscales. See :func:`bayestune.plot.importance_data`.
+
+    Example:
+        >>> import math
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+        >>> study.optimize(lambda t: (math.log10(t.params["lr"]) + 2) ** 2 + 0.1 * t.params["layers"],
+        ...                n_trials=10)
+        >>> data = plot.importance_data(study)  # fits the GP surrogate on the trials
+        >>> sorted(data.names), data.importance.shape
+        (['layers', 'lr'], (2,))
+        >>> plot.importance(data).get_title()
+        'Hyperparameter importance (Sobol)'
     """
     d = study if isinstance(study, ImportanceData) else importance_data(
         study, method=method, surrogate=surrogate, n_samples=n_samples)

@@ -115,6 +115,20 @@ def lr_range(result: Any, *, ax: Axes | None = None) -> Axes:
         result: A :class:`bayestune.lr_finder.LRRangeResult` (or its
             :func:`~bayestune.plot.lr_range_data`).
         ax: Axes to draw on.
+
+    Example:
+        >>> import torch
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> X = torch.randn(256, 8, generator=torch.Generator().manual_seed(0))
+        >>> y = (X[:, 0] > 0).long()
+        >>> result = bt.lr_range_test(torch.nn.Linear(8, 2), (X, y), torch.nn.CrossEntropyLoss(),
+        ...                           num_iter=50, device="cpu")
+        >>> data = plot.lr_range_data(result)
+        >>> data.lrs.shape, data.log_x, sorted(data.suggestions)
+        ((50,), True, ['min_div10', 'steepest'])
+        >>> plot.lr_range(result).get_title()
+        'LR range test'
     """
     d = result if isinstance(result, LRRangeData) else lr_range_data(result)
     ax = new_axes(ax)

@@ -168,6 +168,20 @@ def parallel_coordinates(
     Lines are coloured by value, the best ones brightest and drawn on top; FAILED
     trials are dashed red lines through the parameter axes. Axes of log parameters
     are log-spaced; categorical choices are spread evenly.
+
+    Example:
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True),
+        ...                   "optimizer": bt.Categorical(("sgd", "adam"))})
+        >>> study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+        >>> study.optimize(lambda t: t.params["lr"] * (2 if t.params["optimizer"] == "sgd" else 1),
+        ...                n_trials=6)
+        >>> data = plot.parallel_coordinates_data(study)
+        >>> data.names, data.coords.shape
+        (('lr', 'optimizer', 'loss'), (6, 3))
+        >>> plot.parallel_coordinates(study).get_title()
+        'Parallel coordinates (6 trials)'
     """
     d = study if isinstance(study, ParallelCoordinatesData) else \
         parallel_coordinates_data(study, params, log_value)

@@ -143,6 +143,20 @@ def posterior_slice(
     differ, so they need not sit on the curve); the best one is a red star; FAILED
     trials are red crosses on the worse edge. A categorical parameter gets one band
     (an error bar) per choice.
+
+    Example:
+        >>> import math
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+        >>> study.optimize(lambda t: (math.log10(t.params["lr"]) + 2) ** 2 + 0.1 * t.params["layers"],
+        ...                n_trials=10)
+        >>> data = plot.posterior_slice_data(study, "lr", n_points=50)  # fits the GP surrogate
+        >>> data.x.shape, data.mean.shape, bool((data.lower <= data.upper).all())
+        ((50,), (50,), True)
+        >>> plot.posterior_slice(data).get_title()
+        'GP posterior along lr'
     """
     if isinstance(study, SliceData):
         d = study
@@ -205,6 +219,18 @@ def posterior_slices(
 
     Args:
         ncols: Columns of the grid (default: up to 3, as square as possible).
+
+    Example:
+        >>> import math
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+        >>> study.optimize(lambda t: (math.log10(t.params["lr"]) + 2) ** 2 + 0.1 * t.params["layers"],
+        ...                n_trials=10)
+        >>> fig = plot.posterior_slices(study)  # one GP fit, a panel per parameter
+        >>> [ax.get_title() for ax in fig.axes]
+        ['lr', 'layers']
     """
     sur, st = resolve(study, surrogate)
     names = list(params) if params is not None else list(sur.space.names)

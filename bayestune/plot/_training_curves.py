@@ -183,6 +183,23 @@ def training_curves(
 
     Returns:
         The axes.
+
+    Example:
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> study = bt.Study(bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True)}),
+        ...                  sampler=bt.samplers.RandomSampler(seed=0))
+        >>> for train, val in (([0.9, 0.5, 0.35, 0.25], [1.0, 0.6, 0.5, 0.58]),
+        ...                    ([1.0, 0.9, 0.8, 0.7], [1.1, 0.9, 0.8, 0.7])):
+        ...     trial = study.ask()  # a loop of your own stores the per-epoch losses like this
+        ...     trial.set_user_attr("train_loss", train)
+        ...     trial.set_user_attr("val_loss", val)
+        ...     _ = study.tell(trial, val[-1])
+        >>> data = plot.training_curves_data(study)
+        >>> [(c.number, c.best_epoch, list(c.flags)) for c in data.curves]
+        [(0, 3, ['overfitting']), (1, 4, [])]
+        >>> plot.training_curves(data).get_title()
+        'Training curves: validation (solid) and training (dashed)'
     """
     data = study if isinstance(study, TrainingCurvesData) else training_curves_data(
         study, trials, max_trials=max_trials, thresholds=thresholds)

@@ -101,6 +101,22 @@ def update_ratio(
 
     Returns:
         The axes.
+
+    Example:
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> study = bt.Study(bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True)}),
+        ...                  sampler=bt.samplers.RandomSampler(seed=0))
+        >>> trial = study.ask()  # the record HealthMonitor stores for each monitored run
+        >>> trial.set_user_attr("health", {"train_loss": [1.0, 0.8, 0.7],
+        ...                                "val_loss": [1.0, 0.85, 0.8],
+        ...                                "update_ratio": [2e-3, 1e-3, 8e-4]})
+        >>> _ = study.tell(trial, 0.8)
+        >>> data = plot.update_ratio_data(study.trials[0])
+        >>> data.epochs.tolist(), data.ratio.tolist(), data.target
+        ([1, 2, 3], [0.002, 0.001, 0.0008], 0.001)
+        >>> plot.update_ratio(data).get_title()
+        'Update-to-weight ratio, trial 0'
     """
     data = trial if isinstance(trial, UpdateRatioData) else update_ratio_data(
         trial, thresholds=thresholds)
