@@ -133,7 +133,7 @@ def _alternatives(options: tuple[Any, ...]) -> str:
 def check_option(name: str, value: Any, options: Any) -> Any:
     """``value`` if it is one of the values of the ``Literal`` type ``options``.
 
-    Example:
+    Examples:
         >>> from typing import Literal
         >>> check_option("what", "mean", Literal["both", "mean", "std"])
         'mean'

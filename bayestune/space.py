@@ -282,7 +282,7 @@ class Space:
         InvalidSpaceError: if ``dims`` is empty, a name is not a non-empty string, or a
             value is not a ``Float``, ``Int`` or ``Categorical``.
 
-    Example:
+    Examples:
         >>> import bayestune as bt
         >>> space = bt.Space({
         ...     "lr": bt.Float(1e-4, 1e-1, log=True),

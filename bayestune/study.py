@@ -76,7 +76,7 @@ class Study:
         InvalidValueError: for an unknown direction or a bad heartbeat option.
         StudyMismatchError: when reopening a study with another space or direction.
 
-    Example:
+    Examples:
         >>> import bayestune as bt
         >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
         >>> study = bt.Study(space, "minimize", seed=0)

@@ -1,4 +1,4 @@
-"""The ``Example:`` sections of the docstrings run, and say what they show."""
+"""The ``Examples:`` sections of the docstrings run, and say what they show."""
 
 from __future__ import annotations
 
@@ -66,5 +66,5 @@ def test_docstring_examples_run(name):
 @pytest.mark.parametrize(("module", "name"), WITH_EXAMPLES)
 def test_public_classes_and_plots_carry_an_example(module, name):
     obj = getattr(importlib.import_module(module), name)
-    assert "Example:" in (obj.__doc__ or "") and ">>> " in obj.__doc__, \
-        f"{module}.{name} has no Example: section"
+    assert "Examples:" in (obj.__doc__ or "") and ">>> " in obj.__doc__, \
+        f"{module}.{name} has no Examples: section"

@@ -125,7 +125,7 @@ def acquisition_slice(
     once, so it need not sit at this slice's peak). When trials failed, the probability
     of a run not failing is drawn on a second y axis.
 
-    Example:
+    Examples:
         >>> import math
         >>> import bayestune as bt
         >>> from bayestune import plot

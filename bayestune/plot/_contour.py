@@ -155,7 +155,7 @@ def posterior_contour(
         what: ``"both"`` draws two panels and returns the Figure (``ax`` may be a pair
             of Axes); ``"mean"`` or ``"std"`` draws one and returns its Axes.
 
-    Example:
+    Examples:
         >>> import math
         >>> import bayestune as bt
         >>> from bayestune import plot

@@ -114,7 +114,7 @@ def convergence(
             span more than two decades).
         show_trials: Draw the individual trials, not only the best-so-far curve.
 
-    Example:
+    Examples:
         >>> import bayestune as bt
         >>> from bayestune import plot
         >>> study = bt.Study(bt.Space({"x": bt.Float(-2.0, 2.0)}), seed=0)

@@ -115,7 +115,7 @@ def importance(
     alone; the rest is interactions). ``method="lengthscale"`` draws normalized inverse
     ARD lengthscales. See :func:`bayestune.plot.importance_data`.
 
-    Example:
+    Examples:
         >>> import math
         >>> import bayestune as bt
         >>> from bayestune import plot

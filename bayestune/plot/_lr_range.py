@@ -116,7 +116,7 @@ def lr_range(result: Any, *, ax: Axes | None = None) -> Axes:
             :func:`~bayestune.plot.lr_range_data`).
         ax: Axes to draw on.
 
-    Example:
+    Examples:
         >>> import torch
         >>> import bayestune as bt
         >>> from bayestune import plot

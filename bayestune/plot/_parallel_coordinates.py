@@ -169,7 +169,7 @@ def parallel_coordinates(
     trials are dashed red lines through the parameter axes. Axes of log parameters
     are log-spaced; categorical choices are spread evenly.
 
-    Example:
+    Examples:
         >>> import bayestune as bt
         >>> from bayestune import plot
         >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True),

@@ -144,7 +144,7 @@ def posterior_slice(
     trials are red crosses on the worse edge. A categorical parameter gets one band
     (an error bar) per choice.
 
-    Example:
+    Examples:
         >>> import math
         >>> import bayestune as bt
         >>> from bayestune import plot
@@ -220,7 +220,7 @@ def posterior_slices(
     Args:
         ncols: Columns of the grid (default: up to 3, as square as possible).
 
-    Example:
+    Examples:
         >>> import math
         >>> import bayestune as bt
         >>> from bayestune import plot

@@ -184,7 +184,7 @@ def training_curves(
     Returns:
         The axes.
 
-    Example:
+    Examples:
         >>> import bayestune as bt
         >>> from bayestune import plot
         >>> study = bt.Study(bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True)}),
