@@ -417,8 +417,8 @@ def test_importing_the_package_and_its_light_parts_loads_no_torch_or_matplotlib(
 
 
 @pytest.mark.parametrize("name", ["bayestune", "bayestune.training", "bayestune.diagnostics",
-                                  "bayestune.plot"])
-def test_lazy_packages_show_and_serve_their_public_names(name):
+                                  "bayestune.plot", "bayestune.samplers", "bayestune.storage"])
+def test_packages_show_and_serve_their_public_names(name):
     import importlib
 
     pkg = importlib.import_module(name)
