@@ -6,7 +6,8 @@ train, and read advice from a study.
   parameters or no gradient, a learning rate far off) does it find?
 - :class:`HealthMonitor`: per-epoch losses, gradient norm, update-to-weight ratio and
   confidence, with the diverging / learning-slowly / overfitting flags; the torch adapter
-  plugs one in by default.
+  plugs one in by default (it lives with the adapter, in :mod:`bayestune.training.monitor`
+  and :mod:`bayestune.training.health`; this package builds on it).
 - :func:`advise`: findings from a finished or running study, each with its evidence and a
   concrete action.
 
