@@ -5,11 +5,10 @@ The public API is what ``__all__`` lists; everything else is private.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
 
 from bayestune import exceptions, pruners, samplers
+from bayestune._lazy import lazy_exports
 from bayestune.exceptions import (
     BayesTuneError,
     DuplicatedStudyError,
@@ -70,26 +69,6 @@ __all__ = [
 
 # Modules that import torch load on first use, so that `import bayestune` (and with it
 # every `bayestune ask` on the command line, every spawned worker) stays fast.
-_LAZY = {
-    "training": ("bayestune.training", None),
-    "presets": ("bayestune.presets", None),
-    "diagnostics": ("bayestune.diagnostics", None),
-    "lr_range_test": ("bayestune.lr_finder", "lr_range_test"),
-    "LRRangeResult": ("bayestune.lr_finder", "LRRangeResult"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'bayestune' has no attribute {name!r}") from None
-    value = importlib.import_module(module)
-    if attr is not None:
-        value = getattr(value, attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__, __all__, {"bayestune.lr_finder": ["lr_range_test", "LRRangeResult"]},
+    submodules=["training", "presets", "diagnostics"])

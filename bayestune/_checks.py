@@ -1,23 +1,163 @@
-"""Input checks shared by the public entry points (Study, CLI, integrations)."""
+"""Input checks shared by every entry point: numbers, counts, seeds, options, told values.
+
+Each ``check_*`` returns the value in its plain Python form (a NumPy integer becomes an
+``int``) or raises :class:`~bayestune.exceptions.InvalidValueError` with a message that
+names the argument and the value: ``"n_trials must be an int >= 0 or None, got
+n_trials=-1"``. Options are ``Literal`` types, checked by :func:`check_option` against
+the type's own values, so an option's allowed values are written once.
+"""
 
 from __future__ import annotations
 
 import math
-import typing
-from typing import Any
+import numbers
+from typing import Any, Literal, get_args, overload
 
+from bayestune._types import Direction
 from bayestune.exceptions import InvalidValueError
-from bayestune.trial import FrozenTrial, Trial, TrialState
 
-__all__ = ["parse_direction", "parse_value", "trial_number", "parse_state", "check_literal"]
+__all__ = [
+    "is_int",
+    "is_number",
+    "is_finite_number",
+    "check_int",
+    "check_number",
+    "check_seed",
+    "check_option",
+    "parse_direction",
+    "parse_value",
+]
 
-DIRECTIONS = ("minimize", "maximize")
+def is_int(x: Any) -> bool:
+    """An integer (Python or NumPy), not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def parse_direction(direction: Any) -> str:
-    if isinstance(direction, str) and direction.lower() in DIRECTIONS:
-        return direction.lower()
-    raise InvalidValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+def is_number(x: Any) -> bool:
+    """A real number (Python or NumPy), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def is_finite_number(x: Any) -> bool:
+    return is_number(x) and math.isfinite(x)
+
+
+def _bounds(low: float | None, high: float | None, strict_low: bool, strict_high: bool) -> str:
+    lo = None if low is None else f"{'>' if strict_low else '>='} {low:g}"
+    hi = None if high is None else f"{'<' if strict_high else '<='} {high:g}"
+    if lo is not None and hi is not None:
+        return f" in {'(' if strict_low else '['}{low:g}, {high:g}{')' if strict_high else ']'}"
+    return f" {lo or hi}" if (lo or hi) else ""
+
+
+def _fail(name: str, kind: str, value: Any, none: bool) -> InvalidValueError:
+    got = f"{name}={value!r}" if name.isidentifier() else repr(value)
+    return InvalidValueError(f"{name} must be {kind}{' or None' if none else ''}, got {got}")
+
+
+@overload
+def check_int(name: str, value: Any, *, low: int | None = ..., none: Literal[False] = ...
+              ) -> int: ...
+@overload
+def check_int(name: str, value: Any, *, low: int | None = ..., none: bool) -> int | None: ...
+def check_int(name: str, value: Any, *, low: int | None = None, none: bool = False
+              ) -> int | None:
+    """``value`` as an ``int >= low`` (None passes when ``none``).
+
+    Raises:
+        InvalidValueError: for a bool, a float, a string, or an int below ``low``.
+    """
+    if value is None and none:
+        return None
+    if not is_int(value) or (low is not None and value < low):
+        raise _fail(name, "an int" + _bounds(low, None, False, False), value, none)
+    return int(value)
+
+
+@overload
+def check_number(name: str, value: Any, *, low: float | None = ..., high: float | None = ...,
+                 strict_low: bool = ..., strict_high: bool = ..., finite: bool = ...,
+                 none: Literal[False] = ...) -> float: ...
+@overload
+def check_number(name: str, value: Any, *, low: float | None = ..., high: float | None = ...,
+                 strict_low: bool = ..., strict_high: bool = ..., finite: bool = ...,
+                 none: bool) -> float | None: ...
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    strict_low: bool = False,
+    strict_high: bool = False,
+    finite: bool = True,
+    none: bool = False,
+) -> float | None:
+    """``value`` as a float within the bounds (None passes when ``none``).
+
+    Args:
+        name: The argument's name, for the message.
+        value: What was given.
+        low, high: Bounds (inclusive unless ``strict_low`` / ``strict_high``).
+        finite: Refuse infinities (nan is always refused).
+        none: Let None through.
+
+    Raises:
+        InvalidValueError: for a bool, a string, nan, an infinity (when ``finite``) or a
+            number out of bounds.
+    """
+    if value is None and none:
+        return None
+    ok = is_number(value) and not math.isnan(value) and (not finite or math.isfinite(value))
+    if ok and low is not None:
+        ok = value > low if strict_low else value >= low
+    if ok and high is not None:
+        ok = value < high if strict_high else value <= high
+    if not ok:
+        kind = ("a finite number" if finite else "a number") + _bounds(low, high, strict_low,
+                                                                      strict_high)
+        raise _fail(name, kind, value, none)
+    return float(value)
+
+
+def check_seed(seed: Any) -> int | None:
+    """A seed: an int or None."""
+    return check_int("seed", seed, none=True)
+
+
+def _alternatives(options: tuple[Any, ...]) -> str:
+    shown = [repr(o) for o in options]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def check_option(name: str, value: Any, options: Any) -> Any:
+    """``value`` if it is one of the values of the ``Literal`` type ``options``.
+
+    Examples:
+        >>> from typing import Literal
+        >>> check_option("what", "mean", Literal["both", "mean", "std"])
+        'mean'
+        >>> check_option("what", "median", Literal["both", "mean", "std"])
+        Traceback (most recent call last):
+        ...
+        bayestune.exceptions.InvalidValueError: what must be 'both', 'mean' or 'std', got what='median'
+
+    Raises:
+        InvalidValueError: naming the allowed values.
+    """
+    allowed = get_args(options)
+    if not allowed:
+        raise TypeError(f"options must be a Literal type, got {options!r}")
+    if not (isinstance(value, tuple({type(a) for a in allowed})) and value in allowed):
+        raise InvalidValueError(f"{name} must be {_alternatives(allowed)}, got {name}={value!r}")
+    return value
+
+
+def parse_direction(direction: Any) -> Direction:
+    """``"minimize"`` or ``"maximize"``, given in any case."""
+    if isinstance(direction, str):
+        direction = direction.lower()
+    return check_option("direction", direction, Direction)
 
 
 def parse_value(value: Any) -> float | None:
@@ -53,43 +193,3 @@ def parse_value(value: Any) -> float | None:
     except (TypeError, ValueError):
         raise InvalidValueError(f"value must be a number, got {value!r}") from None
     return v if math.isfinite(v) else None
-
-
-def trial_number(trial: Any) -> int:
-    """The trial number of a Trial, FrozenTrial or int."""
-    if isinstance(trial, (Trial, FrozenTrial)):
-        return trial.number
-    if isinstance(trial, bool) or not isinstance(trial, int):
-        try:
-            import numpy as np  # noqa: PLC0415
-
-            if isinstance(trial, np.integer):
-                return int(trial)
-        except ImportError:  # pragma: no cover
-            pass
-        raise InvalidValueError(f"expected a Trial or a trial number, got {trial!r}")
-    return trial
-
-
-def parse_state(state: Any) -> TrialState:
-    try:
-        st = TrialState(state.value if isinstance(state, TrialState) else str(state).upper())
-    except ValueError:
-        raise InvalidValueError(f"unknown trial state {state!r}") from None
-    if not st.is_finished:
-        raise InvalidValueError(
-            f"a trial can only be told COMPLETE, PRUNED or FAILED, got state={st.value}"
-        )
-    return st
-
-
-def check_literal(name: str, value: Any, options: Any) -> Any:
-    """``value`` if it is one of the ``Literal`` type ``options``' values.
-
-    Raises:
-        InvalidValueError: naming the option, the value and the allowed values.
-    """
-    allowed = typing.get_args(options)
-    if isinstance(value, str) and value in allowed:
-        return value
-    raise InvalidValueError(f"{name} must be one of {allowed}, got {name}={value!r}")

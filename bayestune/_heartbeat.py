@@ -9,13 +9,13 @@ is failed (or re-enqueued) so that the study never waits on it.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from bayestune._checks import check_number, check_option
 from bayestune.exceptions import InvalidValueError
 
 if TYPE_CHECKING:
@@ -38,12 +38,11 @@ class HeartbeatSettings:
 
     @classmethod
     def parse(cls, interval: Any, grace_period: Any, on_stale: Any) -> HeartbeatSettings:
-        for label, v in (("heartbeat_interval", interval), ("grace_period", grace_period)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                  or not math.isfinite(v) or v <= 0):
-                raise InvalidValueError(f"{label} must be a positive number or None, got {v!r}")
-        if on_stale not in ("fail", "requeue"):
-            raise InvalidValueError(f"stale_trials must be 'fail' or 'requeue', got {on_stale!r}")
+        interval = check_number("heartbeat_interval", interval, low=0, strict_low=True,
+                                none=True)
+        grace_period = check_number("grace_period", grace_period, low=0, strict_low=True,
+                                    none=True)
+        check_option("stale_trials", on_stale, StaleAction)
         if interval is None:
             if grace_period is not None:
                 raise InvalidValueError("grace_period needs heartbeat_interval to be set")

@@ -18,14 +18,19 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bayestune._optimize import advance, progress_bar, run_loop
+from bayestune._loop import (
+    LoopCallback,
+    LoopStudy,
+    Objective,
+    StopSignal,
+    advance,
+    progress_bar,
+    run_loop,
+)
 from bayestune.exceptions import InvalidValueError
 from bayestune.storage import InMemoryStorage
-
-if TYPE_CHECKING:
-    from bayestune.study import Callback, Objective, Study
 
 logger = logging.getLogger("bayestune.study")
 
@@ -46,7 +51,7 @@ def _picklable_error(e: BaseException) -> BaseException:
 
 def _worker(payload: tuple[Any, ...], n_trials: int | None, deadline: float | None,
             claimed: Any, finished: Any, stop: Any, errors: Any) -> None:
-    study, objective, catch, callbacks = payload
+    study, stop_signal, objective, catch, callbacks = payload
 
     def claim() -> bool:
         if stop.is_set() or (deadline is not None and time.time() >= deadline):
@@ -62,7 +67,7 @@ def _worker(payload: tuple[Any, ...], n_trials: int | None, deadline: float | No
             finished.value += 1
 
     try:
-        if run_loop(study, objective, catch, callbacks, claim, after) != "budget":
+        if run_loop(study, stop_signal, objective, catch, callbacks, claim, after) != "budget":
             stop.set()
     except BaseException as e:
         stop.set()
@@ -73,12 +78,13 @@ def _worker(payload: tuple[Any, ...], n_trials: int | None, deadline: float | No
 
 
 def run_parallel(
-    study: Study,
+    study: LoopStudy,
+    stop_signal: StopSignal,
     objective: Objective,
     n_trials: int | None,
     timeout: float | None,
     catch: tuple[type[BaseException], ...],
-    callbacks: Sequence[Callback] | None,
+    callbacks: Sequence[LoopCallback] | None,
     show_progress_bar: bool,
     n_jobs: int,
     start_method: str,
@@ -91,7 +97,8 @@ def run_parallel(
     if start_method not in mp.get_all_start_methods():
         raise InvalidValueError(f"start_method must be one of {mp.get_all_start_methods()}, "
                                 f"got {start_method!r}")
-    payload = (study, objective, catch, tuple(callbacks or ()))
+    # one payload, so that each worker's copy of the study keeps its own stop signal
+    payload = (study, stop_signal, objective, catch, tuple(callbacks or ()))
     if start_method != "fork":
         try:
             pickle.dumps(payload)

@@ -21,7 +21,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from bayestune import __version__, samplers
+from bayestune.diagnostics import RULES, advise
 from bayestune.exceptions import BayesTuneError, InvalidSpaceError, InvalidValueError
+from bayestune.space import Space
+from bayestune.storage import get_storage
+from bayestune.study import Study, load_study
 
 __all__ = ["main", "build_parser"]
 
@@ -46,15 +51,11 @@ def _fmt(v: Any) -> str:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from bayestune.study import load_study  # noqa: PLC0415
-
     return load_study(args.storage, args.name)
 
 
 # -- commands --------------------------------------------------------------------------------
 def _read_space(text: str) -> Any:
-    from bayestune.space import Space  # noqa: PLC0415
-
     if text == "-":
         raw = sys.stdin.read()
     elif text.lstrip().startswith("{"):
@@ -73,9 +74,6 @@ def _read_space(text: str) -> Any:
 
 
 def cmd_create(args: argparse.Namespace) -> None:
-    from bayestune import samplers  # noqa: PLC0415
-    from bayestune.study import Study  # noqa: PLC0415
-
     space = _read_space(args.space)
     sampler = {"gp": samplers.GPSampler, "random": samplers.RandomSampler,
                "sobol": samplers.SobolSampler}[args.sampler](seed=args.seed)
@@ -144,15 +142,11 @@ def cmd_trials(args: argparse.Namespace) -> None:
 
 
 def cmd_studies(args: argparse.Namespace) -> None:
-    from bayestune.storage import get_storage  # noqa: PLC0415
-
     for name in get_storage(args.storage, must_exist=True).list_studies():
         print(name)
 
 
 def cmd_advise(args: argparse.Namespace) -> None:
-    from bayestune.diagnostics import advise  # noqa: PLC0415
-
     study = _open(args)
     findings = advise(study, rules=args.rule, optimizer=args.optimizer,
                       fine_tune=args.fine_tune)
@@ -198,8 +192,6 @@ def _study_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bayestune",
                      description="Bayesian optimization of hyperparameters, from any trainer.")
-    from bayestune import __version__  # noqa: PLC0415
-
     parser.add_argument("--version", action="version", version=f"bayestune {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -253,8 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
                 "advice from the study's history (search-space edges, failures, overfitting, "
                 "irrelevant parameters, unusual values), each with evidence and an action")
     p.add_argument("--json", action="store_true", help="a JSON list of findings")
-    from bayestune.diagnostics.advise import RULES  # noqa: PLC0415 - torch-free
-
     p.add_argument("--rule", action="append", default=None, choices=tuple(RULES),
                    help="run only this rule (repeatable)")
     p.add_argument("--optimizer", default=None,

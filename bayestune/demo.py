@@ -28,8 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bayestune.exceptions import InvalidValueError
+from bayestune._checks import check_int, check_option
+from bayestune.pruners import MedianPruner
+from bayestune.report import write_report
+from bayestune.samplers import GPSampler
 from bayestune.space import Categorical, Float, Int, Space
+from bayestune.study import Study
 from bayestune.trial import TrialState
 
 __all__ = ["DemoResult", "run_demo", "demo_space", "format_result", "main"]
@@ -154,9 +158,7 @@ def _synthetic_objective(trial: Any) -> float:
 
 
 def _resolve_problem(problem: str, seed: int) -> tuple[str, Any]:
-    if problem not in ("auto", "digits", "synthetic"):
-        raise InvalidValueError(
-            f"problem must be 'auto', 'digits' or 'synthetic', got {problem!r}")
+    check_option("problem", problem, Problem)
     if problem == "synthetic":
         return "synthetic", _synthetic_objective
     try:
@@ -207,16 +209,13 @@ def run_demo(
         StorageError: for a file that is not a bayestune storage.
         StudyMismatchError: when ``name`` exists in the storage with another space.
     """
-    import bayestune as bt  # noqa: PLC0415
-
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise InvalidValueError(f"n_trials must be a positive int, got {n_trials=!r}")
+    check_int("n_trials", n_trials, low=1)
     kind, objective = _resolve_problem(problem, seed)
     store = _storage_label(storage)
-    study = bt.Study(
+    study = Study(
         demo_space(),
         direction="minimize",
-        sampler=bt.samplers.GPSampler(seed=seed),
+        sampler=GPSampler(seed=seed),
         pruner=_pruner(),
         storage=store,
         name=name,
@@ -235,8 +234,6 @@ def run_demo(
     report, images, note = None, {}, ""
     if out_dir is not None:
         try:
-            from bayestune.report import write_report  # noqa: PLC0415
-
             title = ("bayestune demo: an MLP on scikit-learn's digits" if kind == "digits"
                      else "bayestune demo: a synthetic problem")
             rep = write_report(study, out_dir, title=title, extra={
@@ -268,10 +265,6 @@ def run_demo(
 
 
 def _pruner() -> Any:
-    try:
-        from bayestune.pruners import MedianPruner  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - pruners ship with the package
-        return None
     return MedianPruner(n_startup_trials=5, n_warmup_steps=2)
 
 

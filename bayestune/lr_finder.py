@@ -16,14 +16,16 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from bayestune._checks import check_int, check_option, is_finite_number
 from bayestune.exceptions import InvalidValueError
+from bayestune.training._snapshot import model_device, snapshot
 from bayestune.training.data import (
     BatchFn,
     forward,
@@ -178,27 +180,6 @@ def suggest(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[
     return steepest, min_div10, lr_min, rng, tuple(notes)
 
 
-def _snapshot(obj: Any) -> Any:
-    """A deep copy of a state dict with every tensor cloned to the CPU (bit-exact), keeping
-    a module state dict's ``_metadata`` (the version numbers its loaders read)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, Mapping):
-        out = type(obj)((k, _snapshot(v)) for k, v in obj.items())
-        if hasattr(obj, "_metadata"):
-            out._metadata = copy.deepcopy(obj._metadata)  # type: ignore[attr-defined]
-        return out
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_snapshot(v) for v in obj)
-    return copy.deepcopy(obj)
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
-
-
 def _make_optimizer(optimizer: Any, model: torch.nn.Module, start_lr: float
                     ) -> torch.optim.Optimizer:
     if isinstance(optimizer, torch.optim.Optimizer):
@@ -215,19 +196,14 @@ def _make_optimizer(optimizer: Any, model: torch.nn.Module, start_lr: float
 
 def _check_args(start_lr: Any, end_lr: Any, num_iter: Any, mode: Any, smooth: Any,
                 diverge_factor: Any) -> None:
-    def num(x: Any) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-    if not (num(start_lr) and num(end_lr) and 0 < start_lr < end_lr):
+    if not (is_finite_number(start_lr) and is_finite_number(end_lr) and 0 < start_lr < end_lr):
         raise InvalidValueError(
             f"need 0 < start_lr < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
-    if isinstance(num_iter, bool) or not isinstance(num_iter, int) or num_iter < _MIN_POINTS:
-        raise InvalidValueError(f"num_iter must be an int >= {_MIN_POINTS}, got {num_iter=!r}")
-    if mode not in ("exp", "linear"):
-        raise InvalidValueError(f"mode must be 'exp' or 'linear', got {mode=!r}")
-    if not (num(smooth) and 0 < smooth <= 1):
+    check_int("num_iter", num_iter, low=_MIN_POINTS)
+    check_option("mode", mode, SweepMode)
+    if not (is_finite_number(smooth) and 0 < smooth <= 1):
         raise InvalidValueError(f"smooth must lie in (0, 1] (1: no smoothing), got {smooth=!r}")
-    if diverge_factor is not None and not (num(diverge_factor) and diverge_factor > 1):
+    if diverge_factor is not None and not (is_finite_number(diverge_factor) and diverge_factor > 1):
         raise InvalidValueError(f"diverge_factor must be > 1 or None, got {diverge_factor=!r}")
 
 
@@ -285,11 +261,11 @@ def lr_range_test(
     if not isinstance(model, torch.nn.Module):
         raise InvalidValueError(f"model must be a torch.nn.Module, got {model!r}")
     batch_fn = batch_fn or unpack_batch
-    home = _model_device(model)
+    home = model_device(model)
     run_device = home if device is None else resolve_device(device)
     opt = _make_optimizer(optimizer, model, start_lr)
-    saved_model = _snapshot(model.state_dict())
-    saved_opt = _snapshot(opt.state_dict())
+    saved_model = snapshot(model.state_dict())
+    saved_opt = snapshot(opt.state_dict())
     saved_grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
     was_training = model.training
     lrs = lr_schedule(float(start_lr), float(end_lr), num_iter, mode)

@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, get_args
 
+from bayestune._checks import is_int
 from bayestune.exceptions import InvalidValueError
 from bayestune.space import Categorical, Dimension, Float, Space
 from bayestune.training.optimizers import OPTIMIZER_SETTINGS, OPTIMIZERS, OptimizerName
@@ -121,7 +122,7 @@ def _batch_sizes(batch_sizes: Sequence[int]) -> tuple[int, ...]:
             or not batch_sizes:
         raise InvalidValueError(f"batch_sizes must be a non-empty list of ints, got {batch_sizes!r}")
     for b in batch_sizes:
-        if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+        if not is_int(b) or b < 1:
             raise InvalidValueError(
                 f"batch sizes must be positive ints, got {b!r} in {tuple(batch_sizes)!r}")
     return tuple(sorted(set(batch_sizes)))

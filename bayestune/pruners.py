@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bayestune.exceptions import InvalidValueError
-from bayestune.samplers.base import Direction
+from bayestune._checks import check_int, check_number
+from bayestune._types import Direction
 from bayestune.trial import FrozenTrial, TrialState
 
 __all__ = ["Pruner", "NopPruner", "PercentilePruner", "MedianPruner",
@@ -51,9 +51,7 @@ class NopPruner(Pruner):
 
 
 def _int_arg(name: str, v: Any, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise InvalidValueError(f"{name} must be an int >= {low}, got {name}={v!r}")
-    return int(v)
+    return check_int(name, v, low=low)
 
 
 def _is_first_in_interval(step: int, steps: Mapping[int, float], n_warmup_steps: int,
@@ -92,10 +90,7 @@ class PercentilePruner(Pruner):
         *,
         n_min_trials: int = 1,
     ) -> None:
-        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) \
-                or not 0.0 <= percentile <= 100.0:
-            raise InvalidValueError(f"percentile must lie in [0, 100], got {percentile=!r}")
-        self.percentile = float(percentile)
+        self.percentile = check_number("percentile", percentile, low=0, high=100)
         self.n_startup_trials = _int_arg("n_startup_trials", n_startup_trials, 0)
         self.n_warmup_steps = _int_arg("n_warmup_steps", n_warmup_steps, 0)
         self.interval_steps = _int_arg("interval_steps", interval_steps, 1)

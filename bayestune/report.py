@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayestune import __version__, plot
 from bayestune.exceptions import BayesTuneError
+from bayestune.plot._common import pyplot
 from bayestune.space import Categorical
 from bayestune.trial import TrialState
 
@@ -90,10 +92,7 @@ def write_report(
     Raises:
         ImportError: without matplotlib.
     """
-    from bayestune import plot  # noqa: PLC0415
-    from bayestune.plot import matplotlib as mplot  # noqa: PLC0415
-
-    mplot._pyplot()  # noqa: SLF001 - fail early, with the install hint
+    pyplot()  # fail early, with the install hint
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, Path] = {}
@@ -111,7 +110,7 @@ def write_report(
         _save(fig, path, dpi)
         images[name] = path
 
-    draw("convergence", lambda: mplot.convergence(study))
+    draw("convergence", lambda: plot.convergence(study))
     surrogate = None
     try:
         surrogate = plot.fit_surrogate(study, seed=getattr(study.sampler, "seed", 0) or 0)
@@ -124,16 +123,16 @@ def write_report(
             nonlocal order
             data = plot.importance_data(study, surrogate=surrogate)
             order = data.names
-            return mplot.importance(data)
+            return plot.importance(data)
 
         draw("importance", imp)
-        draw("posterior", lambda: mplot.posterior_slices(study, surrogate=surrogate))
+        draw("posterior", lambda: plot.posterior_slices(study, surrogate=surrogate))
         pair = _two_numeric(study, order)
         if pair is not None:
-            draw("contour", lambda: mplot.posterior_contour(study, *pair, surrogate=surrogate))
+            draw("contour", lambda: plot.posterior_contour(study, *pair, surrogate=surrogate))
         else:
             skipped["contour"] = "fewer than two numeric parameters"
-    draw("parallel_coordinates", lambda: mplot.parallel_coordinates(study))
+    draw("parallel_coordinates", lambda: plot.parallel_coordinates(study))
     page = out / "report.html"
     page.write_text(_html(study, title or f"bayestune report: {study.name}", images, skipped,
                           extra or {}), encoding="utf-8")
@@ -218,8 +217,6 @@ def _html(study: Study, title: str, images: Mapping[str, Path], skipped: Mapping
         )
     parts.append("</table>")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    from bayestune import __version__  # noqa: PLC0415
-
     parts.append(f"<p class='small'>Written by bayestune {e(__version__)} on {stamp}.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -38,6 +38,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
         'bayestune.sklearn needs scikit-learn: pip install "bayestune[sklearn]"'
     ) from e
 
+from bayestune._checks import check_int, is_int
 from bayestune._sklearn_results import as_space, cv_record, cv_results
 from bayestune.exceptions import InvalidParamError, InvalidValueError
 from bayestune.samplers.base import Sampler
@@ -76,7 +77,7 @@ def _requires_y(estimator: Any) -> bool:
 def _seed(random_state: Any) -> int | None:
     if random_state is None:
         return None
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if is_int(random_state):
         return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31 - 1))
@@ -159,9 +160,7 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     # -- checks --------------------------------------------------------------------------
     def _check_params(self) -> None:
-        n = self.n_iter
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise InvalidValueError(f"n_iter must be a positive int, got n_iter={n!r}")
+        check_int("n_iter", self.n_iter, low=1)
         if not (self.error_score == "raise" or isinstance(self.error_score, numbers.Number)):
             raise InvalidValueError(
                 f"error_score must be 'raise' or a number, got error_score={self.error_score!r}"
@@ -284,7 +283,7 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
             )
         if callable(self.refit):
             best = self.refit(results)
-            if isinstance(best, bool) or not isinstance(best, numbers.Integral):
+            if not is_int(best):
                 raise TypeError(f"refit callable must return an int index, got {best!r}")
             if not 0 <= best < len(results["params"]):
                 raise IndexError(f"refit callable returned {best}, out of range "

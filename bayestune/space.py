@@ -17,15 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from bayestune._checks import is_int, is_number
 from bayestune.exceptions import InvalidParamError, InvalidSpaceError
 
 __all__ = ["Float", "Int", "Categorical", "Dimension", "Space"]
 
 _SCALARS = (str, int, float, bool, type(None))
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class Float:
 
     def __post_init__(self) -> None:
         low, high = self.low, self.high
-        if not (_is_number(low) and _is_number(high)):
+        if not (is_number(low) and is_number(high)):
             raise InvalidSpaceError(f"Float bounds must be numbers, got {low=!r}, {high=!r}")
         if not (math.isfinite(low) and math.isfinite(high)):
             raise InvalidSpaceError(f"Float bounds must be finite, got {low=}, {high=}")
@@ -59,7 +56,7 @@ class Float:
         object.__setattr__(self, "low", float(low))
         object.__setattr__(self, "high", float(high))
         if self.default is not None:
-            if not _is_number(self.default) or not low <= self.default <= high:
+            if not is_number(self.default) or not low <= self.default <= high:
                 raise InvalidSpaceError(
                     f"default must lie in [{low}, {high}], got default={self.default!r}"
                 )
@@ -84,7 +81,7 @@ class Float:
         return min(max(v, self.low), self.high)
 
     def contains(self, value: Any) -> bool:
-        return _is_number(value) and math.isfinite(value) and self.low <= value <= self.high
+        return is_number(value) and math.isfinite(value) and self.low <= value <= self.high
 
     def cast(self, value: Any) -> float:
         return float(value)
@@ -115,8 +112,8 @@ class Int:
     def __post_init__(self) -> None:
         low, high, step = self.low, self.high, self.step
         for nm, v in (("low", low), ("high", high), ("step", step)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                if not (isinstance(v, (float, np.floating)) and float(v).is_integer()):
+            if not is_int(v):
+                if not (is_number(v) and math.isfinite(v) and float(v).is_integer()):
                     raise InvalidSpaceError(f"Int {nm} must be an integer, got {nm}={v!r}")
         low, high, step = int(low), int(high), int(step)
         if low >= high:
@@ -169,7 +166,7 @@ class Int:
         return int(min(max(self.low + k * self.step, self.low), self.high))
 
     def contains(self, value: Any) -> bool:
-        if isinstance(value, bool) or not _is_number(value):
+        if not is_number(value):
             return False
         if not float(value).is_integer():
             return False
@@ -284,6 +281,25 @@ class Space:
     Raises:
         InvalidSpaceError: if ``dims`` is empty, a name is not a non-empty string, or a
             value is not a ``Float``, ``Int`` or ``Categorical``.
+
+    Examples:
+        >>> import bayestune as bt
+        >>> space = bt.Space({
+        ...     "lr": bt.Float(1e-4, 1e-1, log=True),
+        ...     "layers": bt.Int(1, 4),
+        ...     "optimizer": bt.Categorical(("sgd", "adam")),
+        ... })
+        >>> space.names
+        ('lr', 'layers', 'optimizer')
+        >>> x = space.encode({"lr": 1e-2, "layers": 2, "optimizer": "adam"})  # the unit cube
+        >>> x.round(3).tolist()
+        [0.667, 0.375, 1.0]
+        >>> space.decode(x)["layers"], space.decode(x)["optimizer"]
+        (2, 'adam')
+        >>> space.validate_params({"lr": 0.5, "layers": 2, "optimizer": "adam"})
+        Traceback (most recent call last):
+        ...
+        bayestune.exceptions.InvalidParamError: ...
     """
 
     def __init__(self, dims: Mapping[str, Dimension]) -> None:

@@ -9,11 +9,22 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from bayestune import _serialize
-from bayestune._checks import parse_direction, parse_state, parse_value, trial_number
+from bayestune._checks import check_int, check_seed, parse_direction, parse_value
 from bayestune._heartbeat import Heartbeat, HeartbeatSettings, StaleAction
+from bayestune._loop import StopSignal
+from bayestune._optimize import StartMethod, run_optimize
+from bayestune._study_io import (
+    export_study,
+    import_study,
+    read_json,
+    restore_pruner,
+    restore_sampler,
+    trials_dataframe,
+    write_json,
+)
+from bayestune._types import Direction
 from bayestune.exceptions import (
     DuplicatedStudyError,
     InvalidValueError,
@@ -23,9 +34,10 @@ from bayestune.exceptions import (
 )
 from bayestune.pruners import NopPruner, Pruner
 from bayestune.samplers.base import Sampler
+from bayestune.samplers.gp import GPSampler
 from bayestune.space import Space
 from bayestune.storage import Storage, StudyRecord, get_storage
-from bayestune.trial import FrozenTrial, Trial, TrialState
+from bayestune.trial import FrozenTrial, Trial, TrialState, parse_state, trial_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,12 +75,27 @@ class Study:
     Raises:
         InvalidValueError: for an unknown direction or a bad heartbeat option.
         StudyMismatchError: when reopening a study with another space or direction.
+
+    Examples:
+        >>> import bayestune as bt
+        >>> space = bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True), "layers": bt.Int(1, 4)})
+        >>> study = bt.Study(space, "minimize", seed=0)
+        >>> trial = study.ask()  # ask / tell, from any training loop
+        >>> study.tell(trial, 0.42).state
+        <TrialState.COMPLETE: 'COMPLETE'>
+        >>> def objective(trial):
+        ...     return (trial.params["lr"] - 0.01) ** 2 + 0.01 * trial.params["layers"]
+        >>> study.optimize(objective, n_trials=5)  # or let the study run the loop
+        >>> len(study.trials), study.best_value < 0.42
+        (6, True)
+        >>> sorted(study.best_params)
+        ['layers', 'lr']
     """
 
     def __init__(
         self,
         space: Space,
-        direction: str = "minimize",
+        direction: Direction = "minimize",
         *,
         sampler: Sampler | None = None,
         pruner: Pruner | None = None,
@@ -82,12 +109,9 @@ class Study:
     ) -> None:
         if not isinstance(space, Space):
             raise InvalidValueError(f"space must be a bayestune.Space, got {space!r}")
-        self.direction = parse_direction(direction)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InvalidValueError(f"seed must be an int or None, got {seed=!r}")
+        self.direction: Direction = parse_direction(direction)
+        check_seed(seed)
         if sampler is None:
-            from bayestune.samplers.gp import GPSampler  # noqa: PLC0415
-
             sampler = GPSampler(seed=seed)
         elif seed is not None and getattr(sampler, "seed", None) != seed:
             logger.warning("seed=%r is ignored: the given sampler has seed=%r", seed,
@@ -106,7 +130,7 @@ class Study:
         self._heartbeat_settings = HeartbeatSettings.parse(heartbeat_interval, grace_period,
                                                            stale_trials)
         self._storage = get_storage(storage)
-        self._stop_flag = False
+        self._stop = StopSignal()
         self._attach(load_if_exists)
         self._heartbeat = self._make_heartbeat()
 
@@ -280,12 +304,22 @@ class Study:
                                        system_attrs={"added": True})
         return self.tell(t.number, value, state)
 
-    # -- intermediate values (called through Trial) -----------------------------------------
-    def _report(self, number: int, step: Any, value: Any) -> None:
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise InvalidValueError(f"step must be a non-negative int, got {step=!r}")
+    # -- intermediate values ----------------------------------------------------------------
+    def report(self, trial: Trial | FrozenTrial | int, step: int, value: Any) -> None:
+        """Record an intermediate value of a running trial (what ``trial.report`` does),
+        for code that holds the trial's number rather than its handle.
+
+        Raises:
+            UnknownTrialError: the study has no trial with that number.
+            InvalidValueError: ``step`` is not a non-negative int or ``value`` not a number.
+            TrialAlreadyFinishedError: the trial was already told.
+        """
+        number = trial_number(trial)
+        step = check_int("step", step, low=0)
         v = parse_value(value)
         self._storage.report(self.name, number, step, float("nan") if v is None else v)
+
+    # -- called through Trial ---------------------------------------------------------------
 
     def _should_prune(self, number: int) -> bool:
         trials = self._storage.get_trials(self.name)
@@ -334,7 +368,7 @@ class Study:
     # -- the loop --------------------------------------------------------------------------
     def stop(self) -> None:
         """Make a running :meth:`optimize` return after the current trial."""
-        self._stop_flag = True
+        self._stop.set()
 
     def optimize(
         self,
@@ -345,7 +379,7 @@ class Study:
         callbacks: Sequence[Callback] | None = None,
         show_progress_bar: bool = False,
         n_jobs: int = 1,
-        start_method: Literal["spawn", "fork", "forkserver"] = "spawn",
+        start_method: StartMethod = "spawn",
     ) -> None:
         """Run ``objective(trial)`` for ``n_trials`` trials or until ``timeout`` seconds.
 
@@ -369,10 +403,8 @@ class Study:
                 ``n_jobs``, ``n_jobs > 1`` on the in-memory storage, or an objective that
                 cannot be sent to spawned workers.
         """
-        from bayestune._optimize import run_optimize  # noqa: PLC0415
-
-        run_optimize(self, objective, n_trials, timeout, catch, callbacks, show_progress_bar,
-                     n_jobs, start_method)
+        run_optimize(self, self._stop, objective, n_trials, timeout, catch, callbacks,
+                     show_progress_bar, n_jobs, start_method)
 
     # -- export ----------------------------------------------------------------------------
     def to_json(self, path: str | os.PathLike[str]) -> None:
@@ -381,7 +413,7 @@ class Study:
         :meth:`from_json` rebuilds it exactly: same trials, values, attributes, datetimes.
         The file is replaced atomically.
         """
-        _serialize.write_json(_serialize.study_to_dict(self), path)
+        write_json(export_study(self._storage, self.name), path)
 
     @classmethod
     def from_json(
@@ -394,13 +426,14 @@ class Study:
             StorageError: the file is not a bayestune study (or another format version).
             DuplicatedStudyError: ``storage`` already holds a study of that name.
         """
-        return _serialize.study_from_dict(_serialize.read_json(path), storage, name)
+        st, name = import_study(read_json(path), storage, name)
+        return load_study(st, name)
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial: number, state, value, ``params_<name>``, ``user_attrs_<key>``,
         datetimes, duration (seconds) and fail_reason. Needs pandas
         (``pip install "bayestune[pandas]"``)."""
-        return _serialize.trials_dataframe(self.trials, self.space.names)
+        return trials_dataframe(self.trials, self.space.names)
 
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, direction={self.direction!r}, "
@@ -435,9 +468,9 @@ def load_study(
             f"no study named {name!r} in {storage!r}; it holds {st.list_studies()}"
         )
     if sampler is None:
-        sampler = _serialize.restore_sampler(rec.settings, seed)
+        sampler = restore_sampler(rec.settings, seed)
     if pruner is None:
-        pruner = _serialize.restore_pruner(rec.settings)
+        pruner = restore_pruner(rec.settings)
     hb = rec.settings.get("heartbeat") or {}
     if heartbeat_interval is None:
         heartbeat_interval = hb.get("interval")

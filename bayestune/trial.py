@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bayestune._checks import is_int
+from bayestune.exceptions import InvalidValueError
+
 if TYPE_CHECKING:
     from bayestune.study import Study
 
-__all__ = ["TrialState", "FrozenTrial", "Trial"]
+__all__ = ["TrialState", "FrozenTrial", "Trial", "trial_number", "parse_state"]
 
 
 class TrialState(str, enum.Enum):
@@ -137,7 +139,7 @@ class Trial:
             InvalidValueError: if ``step`` is not a non-negative int or ``value`` not a number.
             TrialAlreadyFinishedError: if the trial was already told.
         """
-        self.study._report(self.number, step, value)
+        self.study.report(self.number, step, value)
 
     def should_prune(self) -> bool:
         """Ask the study's pruner whether to stop this trial now."""
@@ -152,5 +154,32 @@ class Trial:
         return self.study.get_trial(self.number).intermediate_values
 
 
-def is_finite_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+def trial_number(trial: Any) -> int:
+    """The trial number of a Trial, FrozenTrial or int (NumPy integers too).
+
+    Raises:
+        InvalidValueError: for anything else.
+    """
+    if isinstance(trial, (Trial, FrozenTrial)):
+        return trial.number
+    if not is_int(trial):
+        raise InvalidValueError(f"expected a Trial or a trial number, got {trial!r}")
+    return int(trial)
+
+
+def parse_state(state: Any) -> TrialState:
+    """A finished state (``COMPLETE``, ``PRUNED``, ``FAILED``), given as a TrialState or a
+    name in any case.
+
+    Raises:
+        InvalidValueError: for an unknown or unfinished state.
+    """
+    try:
+        st = TrialState(state.value if isinstance(state, TrialState) else str(state).upper())
+    except ValueError:
+        raise InvalidValueError(f"unknown trial state {state!r}") from None
+    if not st.is_finished:
+        raise InvalidValueError(
+            f"a trial can only be told COMPLETE, PRUNED or FAILED, got state={st.value}"
+        )
+    return st

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pytest
 import torch
 
 import bayestune as bt
-from bayestune._checks import parse_direction, parse_state, parse_value, trial_number
-from bayestune.trial import FrozenTrial, Trial, TrialState
+from bayestune._checks import (
+    check_int,
+    check_number,
+    check_option,
+    check_seed,
+    parse_direction,
+    parse_value,
+)
+from bayestune.trial import FrozenTrial, Trial, TrialState, parse_state, trial_number
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -105,3 +113,68 @@ def test_parse_value_never_returns_a_non_finite_float():
     for v in (1e308, -1e308, 5e-324):
         out = parse_value(v)
         assert out is not None and math.isfinite(out)
+
+
+# -- the shared argument checks ----------------------------------------------------------------
+def test_check_int_takes_python_and_numpy_ints_and_returns_a_python_int():
+    assert check_int("n", 3) == 3
+    assert type(check_int("n", np.int64(3), low=0)) is int
+    assert check_int("n", None, none=True) is None
+
+
+@pytest.mark.parametrize(("value", "low", "none", "message"), [
+    (True, None, False, "n must be an int, got n=True"),
+    (2.0, None, False, "n must be an int, got n=2.0"),
+    ("2", None, False, "n must be an int, got n='2'"),
+    (0, 1, False, "n must be an int >= 1, got n=0"),
+    (-1, 0, True, "n must be an int >= 0 or None, got n=-1"),
+    (None, None, False, "n must be an int, got n=None"),
+])
+def test_check_int_names_the_argument_and_the_bad_value(value, low, none, message):
+    with pytest.raises(bt.InvalidValueError) as info:
+        check_int("n", value, low=low, none=none)
+    assert str(info.value) == message
+
+
+def test_check_number_bounds_are_inclusive_unless_strict():
+    assert check_number("x", 0, low=0) == 0.0
+    assert type(check_number("x", np.float32(0.5), low=0, high=1)) is float
+    assert check_number("x", math.inf, low=0, finite=False) == math.inf
+    with pytest.raises(bt.InvalidValueError, match=r"x must be a finite number in \(0, 1\), "
+                                                   r"got x=0"):
+        check_number("x", 0, low=0, high=1, strict_low=True, strict_high=True)
+    with pytest.raises(bt.InvalidValueError, match=r"x must be a finite number >= 0 or None"):
+        check_number("x", -1, low=0, none=True)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, True, "1", None])
+def test_check_number_refuses_nan_inf_bools_and_strings(bad):
+    with pytest.raises(bt.InvalidValueError) as info:
+        check_number("x", bad)
+    assert repr(bad) in str(info.value)
+
+
+def test_check_number_names_a_described_argument_without_an_equals_sign():
+    with pytest.raises(bt.InvalidValueError, match=r"divergence factor must be a number > 1 "
+                                                   r"or None, got 0.5$"):
+        check_number("divergence factor", 0.5, low=1, strict_low=True, finite=False, none=True)
+
+
+def test_check_seed_is_an_int_or_none():
+    assert check_seed(None) is None and check_seed(np.int32(7)) == 7
+    with pytest.raises(bt.InvalidValueError, match="seed='0'"):
+        check_seed("0")
+
+
+Panel = Literal["both", "mean", "std"]
+
+
+def test_check_option_reads_the_allowed_values_from_the_literal_type():
+    assert check_option("what", "std", Panel) == "std"
+    with pytest.raises(bt.InvalidValueError) as info:
+        check_option("what", "median", Panel)
+    assert str(info.value) == "what must be 'both', 'mean' or 'std', got what='median'"
+    with pytest.raises(bt.InvalidValueError, match="'a' or 'b'"):
+        check_option("x", 1, Literal["a", "b"])
+    with pytest.raises(TypeError, match="Literal"):
+        check_option("x", "a", str)

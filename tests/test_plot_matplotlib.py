@@ -18,7 +18,6 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bayestune import plot  # noqa: E402
-from bayestune.plot import _data  # noqa: E402
 
 
 def _loss(p):
@@ -50,7 +49,7 @@ def study() -> bt.Study:
 
 @pytest.fixture(scope="module")
 def surrogate(study):
-    return _data.fit_surrogate(study)
+    return plot.fit_surrogate(study)
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +70,7 @@ def test_convergence_draws_best_so_far_and_marks_failures(study):
     labels = _legend_texts(ax)
     assert {"best so far", "trial", "failed", "pruned"} <= set(labels)
     step = [ln for ln in ax.get_lines() if ln.get_label() == "best so far"][0]
-    d = _data.convergence_data(study)
+    d = plot.convergence_data(study)
     ok = np.isfinite(d.best_so_far)
     np.testing.assert_allclose(step.get_ydata(), d.best_so_far[ok])
 
@@ -125,7 +124,7 @@ def test_lr_range_plot_marks_suggestions_and_range():
 def test_importance_bars_are_sorted_with_the_method_in_the_label(study, surrogate):
     ax = plot.importance(study, surrogate=surrogate, n_samples=256)
     assert "Sobol" in ax.get_xlabel()
-    data = _data.importance_data(study, surrogate=surrogate, n_samples=256)
+    data = plot.importance_data(study, surrogate=surrogate, n_samples=256)
     assert [t.get_text() for t in ax.get_yticklabels()] == list(data.names)
     ax2 = plot.importance(study, surrogate=surrogate, method="lengthscale")
     assert "lengthscale" in ax2.get_xlabel()
@@ -177,17 +176,17 @@ def test_acquisition_slice_marks_the_next_suggestion(study, surrogate):
 
 
 def test_plots_accept_precomputed_data(study, surrogate):
-    d = _data.posterior_slice_data(study, "momentum", surrogate=surrogate, n_points=20)
+    d = plot.posterior_slice_data(study, "momentum", surrogate=surrogate, n_points=20)
     assert isinstance(plot.posterior_slice(d), Axes)
-    assert isinstance(plot.convergence(_data.convergence_data(study)), Axes)
+    assert isinstance(plot.convergence(plot.convergence_data(study)), Axes)
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):
-    from bayestune.plot import matplotlib as mplot
+    from bayestune.plot._common import pyplot
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "bayestune\[plot\]"'):
-        mplot._pyplot()
+        pyplot()
 
 
 def test_contour_over_a_categorical_draws_cells_not_interpolated_bands(study, surrogate):
@@ -202,7 +201,7 @@ def test_contour_over_a_categorical_draws_cells_not_interpolated_bands(study, su
 def test_categorical_acquisition_shows_every_choice(study, surrogate):
     ax = plot.acquisition_slice(study, "optimizer", surrogate=surrogate,
                                 next_params=dict(study.best_params))
-    d = _data.acquisition_slice_data(study, "optimizer", surrogate=surrogate,
+    d = plot.acquisition_slice_data(study, "optimizer", surrogate=surrogate,
                                      next_params=dict(study.best_params))
     lo, hi = ax.get_ylim()
     fin = d.acquisition[np.isfinite(d.acquisition)]

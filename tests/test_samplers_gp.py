@@ -224,14 +224,3 @@ def test_unknown_stored_setting_is_refused_by_name():
     with pytest.raises(bt.InvalidValueError, match="n_samples"):
         GPSampler.from_dict({"name": "GPSampler", "n_samples": 3})
 
-
-def test_docstring_example_runs():
-    import doctest
-
-    import bayestune.samplers.gp as mod
-
-    finder = doctest.DocTestFinder()
-    runner = doctest.DocTestRunner()
-    for test in finder.find(mod.GPSampler, "GPSampler", globs={}):
-        runner.run(test)
-    assert runner.tries > 0 and runner.failures == 0

@@ -6,7 +6,8 @@ train, and read advice from a study.
   parameters or no gradient, a learning rate far off) does it find?
 - :class:`HealthMonitor`: per-epoch losses, gradient norm, update-to-weight ratio and
   confidence, with the diverging / learning-slowly / overfitting flags; the torch adapter
-  plugs one in by default.
+  plugs one in by default (it lives with the adapter, in :mod:`bayestune.training.monitor`
+  and :mod:`bayestune.training.health`; this package builds on it).
 - :func:`advise`: findings from a finished or running study, each with its evidence and a
   concrete action.
 
@@ -16,13 +17,12 @@ on first use, so that reading the advice rules does not import it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bayestune._lazy import lazy_exports
 
 # torch-free: the advice rules and the health flags load at once (and the function
 # `advise` takes the place of its module's name in this package)
 from bayestune.diagnostics.advise import RULES, Finding, Rule, advise
-from bayestune.diagnostics.health import (
+from bayestune.training.health import (
     FLAGS,
     HEALTH_KEY,
     HealthThresholds,
@@ -47,17 +47,7 @@ __all__ = [
 ]
 
 # these import torch: loaded on first use
-_LAZY = {"overfit_check": "overfit", "OverfitReport": "overfit", "Cause": "overfit",
-         "HealthMonitor": "monitors"}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'bayestune.diagnostics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"bayestune.diagnostics.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "bayestune.diagnostics.overfit": ["overfit_check", "OverfitReport", "Cause"],
+    "bayestune.training.monitor": ["HealthMonitor"],
+})

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from bayestune.diagnostics.health import HealthThresholds, trial_record
+import numpy as np
+
+from bayestune.diagnostics._surrogate import fit_surrogate, sobol_importance
 from bayestune.space import Float, Int
+from bayestune.training.health import HealthThresholds, trial_record
 from bayestune.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
@@ -93,15 +96,14 @@ class _Context:
     def surrogate(self) -> Any:
         if self._surrogate is not None:
             return self._surrogate
-        from bayestune.plot._data import fit_surrogate  # noqa: PLC0415 - no matplotlib
-
         return fit_surrogate(self.study)
 
     @cached_property
-    def importance(self) -> Any:
-        from bayestune.plot._data import importance_data  # noqa: PLC0415
-
-        return importance_data(self.study, method="sobol", surrogate=self.surrogate)
+    def importance(self) -> dict[str, float]:
+        """The total Sobol index of each parameter, most important first."""
+        _, total = sobol_importance(self.surrogate)
+        names = self.surrogate.space.names
+        return {names[i]: float(total[i]) for i in np.argsort(-total, kind="stable")}
 
     @cached_property
     def records(self) -> dict[int, dict[str, Any]]:

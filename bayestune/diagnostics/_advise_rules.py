@@ -8,6 +8,7 @@ import logging
 import math
 from typing import Any
 
+from bayestune._checks import is_number
 from bayestune.diagnostics._advise_context import (
     Finding,
     _Context,
@@ -216,11 +217,10 @@ def rule_irrelevant_param(ctx: _Context) -> list[Finding]:
     if d < 2 or len(ctx.complete) < max(_IRRELEVANT_MIN_TRIALS, 3 * d):
         return []
     try:
-        imp = ctx.importance
+        total = ctx.importance
     except Exception as e:  # noqa: BLE001 - a numerical failure means no advice, not a crash
         logger.info("advise: no importance (the GP fit failed: %r)", e)
         return []
-    total = dict(zip(imp.names, (float(v) for v in imp.importance), strict=True))
     if max(total.values()) <= 0:
         return []
     ls = getattr(ctx.surrogate, "lengthscales", None) or {}
@@ -266,7 +266,7 @@ def rule_far_from_defaults(ctx: _Context) -> list[Finding]:
     known = len(opts) == 1
     out = []
     lr = best.params.get("lr")
-    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0:
+    if is_number(lr) and lr > 0:
         starts = sorted({c["lr"] for o in opts
                          for c in default_configs(o, fine_tune=ctx.fine_tune, include=("lr",))})
         nearest = min(starts, key=lambda s: abs(math.log10(lr / s)))
@@ -283,7 +283,7 @@ def rule_far_from_defaults(ctx: _Context) -> list[Finding]:
                 _second_look(ctx, best, "lr", nearest)))
     for name in ("momentum", "beta1"):
         v = best.params.get(name)
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
+        if not is_number(v):
             continue
         if not any(name in OPTIMIZER_SETTINGS[o] for o in opts):
             continue

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from bayestune.exceptions import InvalidValueError
-from bayestune.lr_finder import _model_device, _snapshot
+from bayestune.training._snapshot import model_device, snapshot
 from bayestune.training.data import BatchFn, batch_size_of, forward, make_loader, to_device
 
 
@@ -115,12 +115,12 @@ class _Restorer:
 
     def __init__(self, model: nn.Module, opt: torch.optim.Optimizer | None) -> None:
         self.model, self.opt = model, opt
-        self.state = _snapshot(model.state_dict())
-        self.opt_state = _snapshot(opt.state_dict()) if opt is not None else None
+        self.state = snapshot(model.state_dict())
+        self.opt_state = snapshot(opt.state_dict()) if opt is not None else None
         self.grads = [None if p.grad is None else p.grad.detach().clone()
                       for p in model.parameters()]
         self.modes = [m.training for m in model.modules()]
-        self.home = _model_device(model)
+        self.home = model_device(model)
 
     def weights(self) -> None:
         """Back to the initial weights (between the first run and a retry)."""

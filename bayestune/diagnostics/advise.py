@@ -34,8 +34,8 @@ from bayestune.diagnostics._advise_rules import (
     rule_irrelevant_param,
     rule_overfitting,
 )
-from bayestune.diagnostics.health import HealthThresholds
 from bayestune.exceptions import InvalidValueError
+from bayestune.training.health import HealthThresholds
 
 if TYPE_CHECKING:
     from bayestune.study import Study

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bayestune._checks import check_int, check_number
 from bayestune.diagnostics._overfit_causes import (
     _BLOCKING,
     _STRUCTURAL,
@@ -133,15 +134,10 @@ class OverfitReport:
 
 # -- the check ----------------------------------------------------------------------------
 def _check_args(n_batches: Any, steps: Any, threshold: Any, lr: Any) -> None:
-    for name, v, lo in (("n_batches", n_batches, 1), ("steps", steps, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise InvalidValueError(f"{name} must be an int >= {lo}, got {name}={v!r}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-            or not 0 < threshold < 1:
-        raise InvalidValueError(f"threshold must lie in (0, 1), got threshold={threshold!r}")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                           or not math.isfinite(lr) or lr <= 0):
-        raise InvalidValueError(f"lr must be a positive number or None, got lr={lr!r}")
+    check_int("n_batches", n_batches, low=1)
+    check_int("steps", steps, low=1)
+    check_number("threshold", threshold, low=0, high=1, strict_low=True, strict_high=True)
+    check_number("lr", lr, low=0, strict_low=True, none=True)
 
 
 def _optimizer(optimizer: Any, model: nn.Module, lr: float | None

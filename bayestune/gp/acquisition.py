@@ -41,7 +41,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from torch import Tensor
 
-from bayestune._checks import check_literal
+from bayestune._checks import check_option
 from bayestune.gp.analytic import ClosedFormAcquisition
 from bayestune.gp.autograd import AutogradAcquisition, botorch_acquisition, log_prob_feasible
 from bayestune.gp.options import AcquisitionKind
@@ -97,7 +97,7 @@ def build_acquisition(
     Raises:
         InvalidValueError: for an unknown ``kind``.
     """
-    check_literal("kind", kind, AcquisitionKind)
+    check_option("kind", kind, AcquisitionKind)
     has_pending = X_pending is not None and X_pending.shape[0] > 0
     if closed_form and not has_pending:
         return ClosedFormAcquisition(model, kind, best_f=best_f, beta=ucb_beta,

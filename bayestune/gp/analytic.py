@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr
 
-from bayestune._checks import check_literal
+from bayestune._checks import check_option
 from bayestune.gp.kernels import PRIOR_VARIANCE, ScaledInputs, matern52, matern52_dr2
 from bayestune.gp.options import AcquisitionKind
 from bayestune.gp.posterior import MIN_VARIANCE, ExactPosteriorModel, predictive_moments
@@ -134,7 +134,7 @@ class ClosedFormAcquisition:
     def __init__(self, model: ExactPosteriorModel, kind: AcquisitionKind, *,
                  best_f: float = 0.0, beta: float = 4.0,
                  feasibility: ExactPosteriorModel | None = None) -> None:
-        self.kind = check_literal("kind", kind, AcquisitionKind)
+        self.kind = check_option("kind", kind, AcquisitionKind)
         self.best_f = float(best_f)
         self.sqrt_beta = math.sqrt(float(beta))
         self.gp = _GP.of(model)

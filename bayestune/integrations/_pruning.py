@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bayestune._checks import parse_value
+from bayestune._checks import check_option, parse_value
 from bayestune.exceptions import InvalidValueError, TrialPruned
 from bayestune.trial import Trial
 
@@ -38,10 +38,7 @@ class PruningReporter:
             )
         if not isinstance(monitor, str) or not monitor:
             raise InvalidValueError(f"monitor must be a metric name, got {monitor=!r}")
-        if step_by not in ("epoch", "global_step"):
-            raise InvalidValueError(
-                f"step_by must be 'epoch' or 'global_step', got {step_by=!r}"
-            )
+        check_option("step_by", step_by, StepBy)
         self.trial = trial
         self.monitor = monitor
         self.step_by: StepBy = step_by

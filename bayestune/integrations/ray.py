@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 try:
     from ray.tune.search import Searcher
@@ -35,7 +35,9 @@ except ImportError as e:  # pragma: no cover - exercised only without ray
     raise ImportError(
         'bayestune.integrations.ray needs Ray Tune: pip install "bayestune[ray]"') from e
 
-from bayestune import _serialize
+from bayestune._checks import check_option
+from bayestune._study_io import export_study, import_study
+from bayestune._types import Direction
 from bayestune.exceptions import InvalidSpaceError, InvalidValueError, TrialAlreadyFinishedError
 from bayestune.samplers.base import Sampler
 from bayestune.space import Categorical, Float, Int, Space
@@ -47,7 +49,9 @@ __all__ = ["BayesTuneSearch", "space_from_ray"]
 
 logger = logging.getLogger(__name__)
 
-_MODES = {"min": "minimize", "max": "maximize"}
+#: Ray's name for the direction.
+Mode = Literal["min", "max"]
+_DIRECTIONS: dict[str, Direction] = {"min": "minimize", "max": "maximize"}
 _STATE_FORMAT = "bayestune-ray-searcher"
 
 
@@ -111,7 +115,7 @@ class BayesTuneSearch(Searcher):
         self,
         space: Space | None = None,
         metric: str | None = None,
-        mode: str | None = None,
+        mode: Mode | None = None,
         *,
         sampler: Sampler | None = None,
         seed: int | None = None,
@@ -121,8 +125,8 @@ class BayesTuneSearch(Searcher):
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise InvalidValueError(f"space must be a bayestune.Space or None, got {space!r}")
-        if mode is not None and mode not in _MODES:
-            raise InvalidValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if mode is not None:
+            check_option("mode", mode, Mode)
         if metric is not None and not isinstance(metric, str):
             raise InvalidValueError(f"metric must be a string (one objective), got {metric!r}")
         super().__init__(metric=metric, mode=mode)
@@ -154,8 +158,7 @@ class BayesTuneSearch(Searcher):
         if metric and not self._metric:
             self._metric = metric
         if mode and not self._mode:
-            if mode not in _MODES:
-                raise InvalidValueError(f"mode must be 'min' or 'max', got {mode!r}")
+            check_option("mode", mode, Mode)
             self._mode = mode
         return True
 
@@ -171,7 +174,7 @@ class BayesTuneSearch(Searcher):
                 raise RuntimeError(
                     f"BayesTuneSearch needs metric and mode (got metric={self._metric!r}, "
                     f"mode={self._mode!r}): pass them to it or to tune.TuneConfig")
-            self._study = Study(self._space, _MODES[self._mode], sampler=self._sampler,
+            self._study = Study(self._space, _DIRECTIONS[self._mode], sampler=self._sampler,
                                 seed=self._seed, storage=self._storage,
                                 name=self._study_name, load_if_exists=True)
             self._sampler = self._study.sampler
@@ -201,7 +204,7 @@ class BayesTuneSearch(Searcher):
         if value is None or not isinstance(step, int):
             return
         try:
-            self.study._report(number, step, value)
+            self.study.report(number, step, value)
         except (TrialAlreadyFinishedError, InvalidValueError) as e:
             logger.debug("intermediate value of trial %d not recorded: %s", number, e)
 
@@ -249,7 +252,7 @@ class BayesTuneSearch(Searcher):
             "live": dict(self._live), "study_name": self._study_name,
             "storage": self._storage if persistent else None,
             "study": (None if self._study is None or persistent
-                      else _serialize.study_to_dict(self._study)),
+                      else export_study(self._study.storage, self._study.name)),
         }
 
     def set_state(self, state: dict) -> None:
@@ -264,7 +267,8 @@ class BayesTuneSearch(Searcher):
             self._storage = state["storage"]
             self._study = load_study(self._storage, self._study_name, sampler=self._sampler)
         elif state["study"] is not None:
-            self._study = _serialize.study_from_dict(state["study"])
+            storage, name = import_study(state["study"])
+            self._study = load_study(storage, name)
             self._study.sampler = self._sampler
             self._storage = self._study.storage
         else:

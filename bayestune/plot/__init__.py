@@ -1,19 +1,20 @@
 """Plots of a search: convergence, importance, the GP posterior and acquisition, the LR
-range test.
+range test, training curves.
 
-Each plotting function takes a study (or the data computed from it) and an optional
-matplotlib ``ax``, draws on it and returns it (a ``Figure`` for grids of plots). The
-numbers behind each plot come from a ``*_data`` function that returns plain NumPy
-arrays, so they can be checked or drawn with another library.
+Each plot is one module (``bayestune/plot/_slice.py``, ``_convergence.py``, ...) that
+holds its data function and its drawing function side by side. The data function
+(``posterior_slice_data``, ...) returns a frozen dataclass of plain NumPy arrays, so the
+numbers can be checked, or drawn with another library; the drawing function
+(``posterior_slice``, ...) takes a study (or that data) and an optional matplotlib
+``ax``, draws on it and returns it (a ``Figure`` for grids of plots).
 
-matplotlib is an optional extra (``pip install "bayestune[plot]"``); importing this
-package does not import it.
+matplotlib is an optional extra (``pip install "bayestune[plot]"``), imported inside the
+drawing functions: importing this package, or calling a data function, does not import it.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bayestune._lazy import lazy_exports
 
 __all__ = [
     # drawing (matplotlib)
@@ -25,6 +26,8 @@ __all__ = [
     "posterior_slices",
     "posterior_contour",
     "acquisition_slice",
+    "training_curves",
+    "update_ratio",
     # data
     "convergence_data",
     "parallel_coordinates_data",
@@ -33,6 +36,8 @@ __all__ = [
     "posterior_slice_data",
     "posterior_contour_data",
     "acquisition_slice_data",
+    "training_curves_data",
+    "update_ratio_data",
     "sobol_indices",
     "fit_surrogate",
     "ConvergenceData",
@@ -42,46 +47,24 @@ __all__ = [
     "SliceData",
     "ContourData",
     "AcquisitionSliceData",
-    # training curves and update ratios (issue 7)
-    "training_curves",
-    "update_ratio",
-    "training_curves_data",
-    "update_ratio_data",
     "TrainingCurvesData",
     "TrialCurves",
     "UpdateRatioData",
 ]
 
-# Names served by other modules than the two above.
-_MODULES = {
-    "training_curves": "bayestune.plot.training",
-    "update_ratio": "bayestune.plot.training",
-    "training_curves_data": "bayestune.plot._training_data",
-    "update_ratio_data": "bayestune.plot._training_data",
-    "TrainingCurvesData": "bayestune.plot._training_data",
-    "TrialCurves": "bayestune.plot._training_data",
-    "UpdateRatioData": "bayestune.plot._training_data",
-}
-
-_DRAWING = {
-    "convergence", "parallel_coordinates", "lr_range", "importance", "posterior_slice",
-    "posterior_slices", "posterior_contour", "acquisition_slice",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        module = importlib.import_module(_MODULES[name])
-    elif name in _DRAWING:
-        module = importlib.import_module("bayestune.plot.matplotlib")
-    elif name in __all__:
-        module = importlib.import_module("bayestune.plot._data")
-    else:
-        raise AttributeError(f"module 'bayestune.plot' has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "bayestune.plot._convergence": ["convergence", "convergence_data", "ConvergenceData"],
+    "bayestune.plot._parallel_coordinates": [
+        "parallel_coordinates", "parallel_coordinates_data", "ParallelCoordinatesData"],
+    "bayestune.plot._lr_range": ["lr_range", "lr_range_data", "LRRangeData"],
+    "bayestune.plot._importance": ["importance", "importance_data", "ImportanceData"],
+    "bayestune.plot._slice": ["posterior_slice", "posterior_slices", "posterior_slice_data",
+                              "SliceData"],
+    "bayestune.plot._contour": ["posterior_contour", "posterior_contour_data", "ContourData"],
+    "bayestune.plot._acquisition": ["acquisition_slice", "acquisition_slice_data",
+                                    "AcquisitionSliceData"],
+    "bayestune.plot._training_curves": ["training_curves", "training_curves_data",
+                                        "TrainingCurvesData", "TrialCurves"],
+    "bayestune.plot._update_ratio": ["update_ratio", "update_ratio_data", "UpdateRatioData"],
+    "bayestune.diagnostics._surrogate": ["fit_surrogate", "sobol_indices"],
+})

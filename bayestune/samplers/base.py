@@ -5,16 +5,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from bayestune._types import Direction
 from bayestune.space import Space
 from bayestune.trial import FrozenTrial
 
 __all__ = ["Sampler", "Suggestion", "Direction", "trial_rng"]
-
-Direction = Literal["minimize", "maximize"]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayestune._checks import check_literal
+from bayestune._checks import check_int, check_number, check_option, check_seed
 from bayestune.exceptions import InvalidValueError
 from bayestune.gp.options import AcquisitionKind, FailureMode, PrunedValues
 from bayestune.samplers._pruned import estimate_final_values
@@ -165,7 +165,7 @@ class GPSampler(Sampler):
     Raises:
         InvalidValueError: for an option outside its type or range, naming it.
 
-    Example:
+    Examples:
         >>> import bayestune as bt
         >>> space = bt.Space({"x": bt.Float(-2.0, 2.0)})
         >>> study = bt.Study(space, sampler=bt.samplers.GPSampler(seed=0, n_startup_trials=3))
@@ -194,41 +194,24 @@ class GPSampler(Sampler):
         refit_growth: float = 0.05,
         pruned_values: PrunedValues = "estimate",
     ) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InvalidValueError(f"seed must be an int or None, got {seed=!r}")
-        if n_startup_trials is not None and (isinstance(n_startup_trials, bool) or not
-                                             isinstance(n_startup_trials, int)
-                                             or n_startup_trials < 1):
-            raise InvalidValueError(
-                f"n_startup_trials must be a positive int, got {n_startup_trials=!r}")
-        self.acquisition: AcquisitionKind = check_literal("acquisition", acquisition,
-                                                          AcquisitionKind)
-        self.failure_mode: FailureMode = check_literal("failure_mode", failure_mode,
-                                                       FailureMode)
-        self.pruned_values: PrunedValues = check_literal("pruned_values", pruned_values,
-                                                         PrunedValues)
-        for nm, v, lo in (("raw_samples", raw_samples, 1), ("num_restarts", num_restarts, 1),
-                          ("max_points", max_points, 10)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise InvalidValueError(f"{nm} must be an int >= {lo}, got {nm}={v!r}")
-        if not ucb_beta > 0:
-            raise InvalidValueError(f"ucb_beta must be > 0, got {ucb_beta=!r}")
-        self.seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
-        self.n_startup_trials = n_startup_trials
-        self.ucb_beta = float(ucb_beta)
+        self.seed = check_seed(seed)
+        if self.seed is None:
+            self.seed = int(np.random.default_rng().integers(2**31))
+        self.n_startup_trials = check_int("n_startup_trials", n_startup_trials, low=1,
+                                          none=True)
+        self.acquisition: AcquisitionKind = check_option("acquisition", acquisition,
+                                                         AcquisitionKind)
+        self.failure_mode: FailureMode = check_option("failure_mode", failure_mode,
+                                                      FailureMode)
+        self.pruned_values: PrunedValues = check_option("pruned_values", pruned_values,
+                                                        PrunedValues)
+        self.ucb_beta = check_number("ucb_beta", ucb_beta, low=0.0, strict_low=True)
         self.warp_outputs = bool(warp_outputs)
-        self.raw_samples = raw_samples
-        self.num_restarts = num_restarts
-        self.max_points = max_points
-        if num_threads is not None and (isinstance(num_threads, bool)
-                                        or not isinstance(num_threads, int) or num_threads < 1):
-            raise InvalidValueError(f"num_threads must be a positive int or None, got "
-                                    f"{num_threads=!r}")
-        self.num_threads = num_threads
-        if isinstance(refit_growth, bool) or not isinstance(refit_growth, (int, float)) \
-                or not 0 <= refit_growth <= 1:
-            raise InvalidValueError(f"refit_growth must be in [0, 1], got {refit_growth=!r}")
-        self.refit_growth = float(refit_growth)
+        self.raw_samples = check_int("raw_samples", raw_samples, low=1)
+        self.num_restarts = check_int("num_restarts", num_restarts, low=1)
+        self.max_points = check_int("max_points", max_points, low=10)
+        self.num_threads = check_int("num_threads", num_threads, low=1, none=True)
+        self.refit_growth = check_number("refit_growth", refit_growth, low=0.0, high=1.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "GPSampler", "seed": self.seed, "n_startup_trials": self.n_startup_trials,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bayestune._checks import check_int
 from bayestune.exceptions import InvalidParamError, InvalidValueError
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.space import Categorical, Float, Int, Space
@@ -37,8 +38,7 @@ class GridSampler(Sampler):
         n_points: int = 5,
         seed: int | None = None,
     ) -> None:
-        if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 1:
-            raise InvalidValueError(f"n_points must be a positive int, got {n_points=!r}")
+        check_int("n_points", n_points, low=1)
         self.grid = {k: list(v) for k, v in (grid or {}).items()}
         for k, v in self.grid.items():
             if not v:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 
+from bayestune._lazy import lazy_exports
 from bayestune.exceptions import StorageError
 from bayestune.storage.base import Storage, StudyRecord
 from bayestune.storage.memory import InMemoryStorage
 from bayestune.storage.sqlite import SQLiteStorage
 
 __all__ = ["Storage", "StudyRecord", "InMemoryStorage", "SQLiteStorage", "get_storage"]
+
+__getattr__, __dir__ = lazy_exports(__name__, __all__)  # dir(): the public names
 
 
 def get_storage(

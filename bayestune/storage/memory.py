@@ -9,7 +9,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bayestune._serialize import normalize
+from bayestune._checks import is_int
+from bayestune._codec import normalize
 from bayestune.exceptions import (
     DuplicatedStudyError,
     TrialAlreadyFinishedError,
@@ -69,8 +70,7 @@ class InMemoryStorage(Storage):
 
     def _get(self, name: str, number: int) -> FrozenTrial:
         trials = self._trial_list(name)
-        if isinstance(number, bool) or not isinstance(number, int) \
-                or not 0 <= number < len(trials):
+        if not is_int(number) or not 0 <= number < len(trials):
             raise UnknownTrialError(
                 f"study {name!r} has no trial number {number!r} "
                 f"(it has {len(trials)} trials)"

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bayestune._serialize import dumps, loads
+from bayestune._checks import check_number, is_int
+from bayestune._codec import dumps, loads
 from bayestune.exceptions import (
     DuplicatedStudyError,
-    InvalidValueError,
     StorageError,
     TrialAlreadyFinishedError,
     UnknownTrialError,
@@ -127,10 +127,8 @@ class SQLiteStorage(Storage):
             url = os.fspath(url)
         if not isinstance(url, str):
             raise StorageError(f"storage must be a 'sqlite:///path' URL or a path, got {url!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise InvalidValueError(f"timeout must be a positive number, got {timeout=!r}")
+        self.timeout = check_number("timeout", timeout, low=0, strict_low=True, finite=False)
         self.path = parse_sqlite_url(url)
-        self.timeout = float(timeout)
         self.durable = bool(durable)
         self._init_process()
         self._caches: dict[str, _Cache] = {}
@@ -228,10 +226,10 @@ class SQLiteStorage(Storage):
         return conn.execute("SELECT seq FROM studies WHERE study_id=?", (sid,)).fetchone()[0]
 
     def _row(self, conn: sqlite3.Connection, name: str, sid: int, number: int) -> FrozenTrial:
-        if isinstance(number, bool) or not isinstance(number, int):
+        if not is_int(number):
             raise UnknownTrialError(f"study {name!r} has no trial number {number!r}")
         row = conn.execute(f"SELECT {_COLUMNS} FROM trials WHERE study_id=? AND number=?",
-                           (sid, number)).fetchone()
+                           (sid, int(number))).fetchone()
         if row is None:
             n = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (sid,)).fetchone()
             raise UnknownTrialError(
@@ -457,8 +455,7 @@ class SQLiteStorage(Storage):
 
     def get_trial(self, name: str, number: int) -> FrozenTrial:
         trials = self._sync(name)
-        if isinstance(number, bool) or not isinstance(number, int) \
-                or not 0 <= number < len(trials):
+        if not is_int(number) or not 0 <= number < len(trials):
             raise UnknownTrialError(
                 f"study {name!r} has no trial number {number!r} (it has {len(trials)} trials)")
         return trials[number]

@@ -2,30 +2,16 @@
 
 :class:`TorchObjective` turns a configuration into a training run (optimizer, batches,
 schedule, mixed precision, divergence detection, per-epoch reports for pruning) and is
-used directly as ``study.optimize(TorchObjective(...), n_trials=...)``.
+used directly as ``study.optimize(TorchObjective(...), n_trials=...)``. Its per-epoch
+measurement (:mod:`bayestune.training.monitor`, judged by :mod:`bayestune.training.health`)
+is what :mod:`bayestune.diagnostics` and the training plots read.
+
+The parts load on first use: :mod:`bayestune.training.health` needs no torch.
 """
 
 from __future__ import annotations
 
-from bayestune.training.callbacks import (
-    Callback,
-    DivergenceMonitor,
-    RunState,
-    TrainingDiverged,
-    TrainingFailed,
-)
-from bayestune.training.config import DEFAULT_PARAM_NAMES, SETTINGS, TrainingConfig
-from bayestune.training.data import TensorBatches, forward, to_device, unpack_batch
-from bayestune.training.device import resolve_device
-from bayestune.training.metrics import accuracy
-from bayestune.training.objective import TorchObjective, TrainingResult
-from bayestune.training.optimizers import (
-    OPTIMIZER_SETTINGS,
-    OPTIMIZERS,
-    OptimizerName,
-    build_optimizer,
-)
-from bayestune.training.schedules import SCHEDULES, ScheduleName, build_schedule, lr_multiplier
+from bayestune._lazy import lazy_exports
 
 __all__ = [
     "TorchObjective",
@@ -53,3 +39,17 @@ __all__ = [
     "resolve_device",
     "accuracy",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "bayestune.training.callbacks": ["Callback", "DivergenceMonitor", "RunState",
+                                     "TrainingDiverged", "TrainingFailed"],
+    "bayestune.training.config": ["DEFAULT_PARAM_NAMES", "SETTINGS", "TrainingConfig"],
+    "bayestune.training.data": ["TensorBatches", "forward", "to_device", "unpack_batch"],
+    "bayestune.training.device": ["resolve_device"],
+    "bayestune.training.metrics": ["accuracy"],
+    "bayestune.training.objective": ["TorchObjective", "TrainingResult"],
+    "bayestune.training.optimizers": ["OPTIMIZER_SETTINGS", "OPTIMIZERS", "OptimizerName",
+                                      "build_optimizer"],
+    "bayestune.training.schedules": ["SCHEDULES", "ScheduleName", "build_schedule",
+                                     "lr_multiplier"],
+})

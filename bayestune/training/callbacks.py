@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from bayestune.exceptions import BayesTuneError, InvalidValueError
+from bayestune._checks import check_number
+from bayestune.exceptions import BayesTuneError
 
 if TYPE_CHECKING:
     from torch.optim.lr_scheduler import LRScheduler
@@ -134,10 +135,8 @@ class DivergenceMonitor(Callback):
     """
 
     def __init__(self, factor: float | None = 10.0) -> None:
-        if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float))
-                                   or not factor > 1):
-            raise InvalidValueError(f"divergence factor must be > 1 or None, got {factor=!r}")
-        self.factor = None if factor is None else float(factor)
+        self.factor = check_number("divergence factor", factor, low=1, strict_low=True,
+                                   finite=False, none=True)
 
     def on_batch_end(self, state: RunState) -> None:
         v = state.batch_loss

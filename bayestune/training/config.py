@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bayestune._checks import check_int, check_number, is_number
 from bayestune.exceptions import InvalidValueError
 from bayestune.training.schedules import Schedule, parse_schedule
 
@@ -129,13 +129,11 @@ def parse_param_names(overrides: Mapping[str, str | None] | None) -> dict[str, s
 
 
 def _positive_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or v != v or v < 1 \
-            or not float(v).is_integer():
-        raise InvalidValueError(f"{name} must be a positive int, got {name}={v!r}")
-    return int(v)
+    """A count read from a trial's parameters: a whole float (32.0) counts as an int."""
+    if is_number(v) and math.isfinite(v) and float(v).is_integer():
+        v = int(v)
+    return check_int(name, v, low=1)
 
 
 def _number(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise InvalidValueError(f"{name} must be a finite number, got {name}={v!r}")
-    return float(v)
+    return check_number(name, v)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import torch
 
+from bayestune._checks import check_int, check_option, check_seed
 from bayestune.exceptions import InvalidValueError, TrialPruned
 from bayestune.training.callbacks import (
     HOOKS,
@@ -31,6 +32,7 @@ from bayestune.training.data import (
     unpack_batch,
 )
 from bayestune.training.device import DeviceLike, resolve_device, seeded
+from bayestune.training.monitor import HealthMonitor
 from bayestune.training.optimizers import build_optimizer
 from bayestune.training.schedules import Schedule, build_schedule
 from bayestune.trial import Trial, TrialState
@@ -210,19 +212,12 @@ class TorchObjective:
                          ("batch_fn", batch_fn)):
             if fn is not None and not callable(fn):
                 raise InvalidValueError(f"{name} must be callable or None, got {fn!r}")
-        if monitor not in ("val_loss", "metric"):
-            raise InvalidValueError(f"monitor must be 'val_loss' or 'metric', got {monitor=!r}")
+        check_option("monitor", monitor, Monitor)
         if monitor == "metric" and metric is None:
             raise InvalidValueError("monitor='metric' needs a metric=... function")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InvalidValueError(f"seed must be an int or None, got {seed=!r}")
-        if val_batch_size is not None and (isinstance(val_batch_size, bool)
-                                           or not isinstance(val_batch_size, int)
-                                           or val_batch_size < 1):
-            raise InvalidValueError(
-                f"val_batch_size must be a positive int or None, got {val_batch_size=!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise InvalidValueError(f"num_workers must be an int >= 0, got {num_workers=!r}")
+        check_seed(seed)
+        check_int("val_batch_size", val_batch_size, low=1, none=True)
+        check_int("num_workers", num_workers, low=0)
         callbacks = tuple(callbacks)
         bad = [cb for cb in callbacks if not isinstance(cb, Callback)]
         if bad:
@@ -250,8 +245,6 @@ class TorchObjective:
         self.val_batch_size = val_batch_size
         self.num_workers = num_workers
         if health is True:
-            from bayestune.diagnostics.monitors import HealthMonitor  # noqa: PLC0415
-
             health = HealthMonitor()
         elif health is not False and not isinstance(health, Callback):
             raise InvalidValueError(f"health must be True, False or a Callback, got {health!r}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any, Literal, get_args
 
 import torch
 
+from bayestune._checks import check_number
 from bayestune.exceptions import InvalidValueError
 
 __all__ = ["OptimizerName", "OPTIMIZERS", "OPTIMIZER_SETTINGS", "parse_optimizer", "build_optimizer"]
@@ -88,13 +88,5 @@ def build_optimizer(
 
 def _check(name: str, v: Any, low: float, high: float | None, *,
            low_open: bool = False, high_open: bool = False) -> None:
-    ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and v == v
-    if ok:
-        ok = (v > low if low_open else v >= low) and (
-            high is None or (v < high if high_open else v <= high))
-    if not ok:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise InvalidValueError(
-            f"{name} must lie in {lo}{low}, {'inf' if high is None else high}{hi}, got {name}={v!r}"
-        )
+    check_number(name, v, low=low, high=high, strict_low=low_open, strict_high=high_open,
+                 finite=False)

@@ -10,7 +10,7 @@ Per epoch it records, into the trial's user attribute ``"health"`` (and so into 
   1e-3; much lower learns slowly, much higher is unstable), overall and per weight tensor;
 - for classification, the mean maximum softmax probability on the validation data (the
   confidence, moving from 1/K towards 1 as the classes separate);
-- the flags of :mod:`bayestune.diagnostics.health`: ``diverging``, ``learning_slowly``,
+- the flags of :mod:`bayestune.training.health`: ``diverging``, ``learning_slowly``,
   ``overfitting`` (with the epoch early stopping keeps).
 
 It stays cheap: gradient norms and updates are measured on one step in ``every`` (one
@@ -34,9 +34,10 @@ from typing import Any
 
 import torch
 
-from bayestune.diagnostics.health import HEALTH_KEY, HealthThresholds, health_flags
+from bayestune._checks import check_int, check_number
 from bayestune.exceptions import InvalidValueError
 from bayestune.training.callbacks import Callback, RunState
+from bayestune.training.health import HEALTH_KEY, HealthThresholds, health_flags
 
 __all__ = ["HealthMonitor"]
 
@@ -69,7 +70,7 @@ def _spread(n: int, k: int) -> list[int]:
 class HealthMonitor(Callback):
     """Records a run's health per epoch and flags divergence, slow learning, overfitting.
 
-    After each epoch the record (see :data:`~bayestune.diagnostics.health.RECORD_FIELDS`)
+    After each epoch the record (see :data:`~bayestune.training.health.RECORD_FIELDS`)
     is written to the trial's user attribute ``"health"``; the latest run's record is
     also kept in :attr:`record` (for runs without a trial, e.g.
     :meth:`TorchObjective.run <bayestune.training.TorchObjective.run>`).
@@ -108,26 +109,21 @@ class HealthMonitor(Callback):
         write: bool = True,
         write_interval: float = 1.0,
     ) -> None:
-        for name, v in (("every", every), ("max_layers", max_layers)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InvalidValueError(f"{name} must be a positive int, got {name}={v!r}")
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
-                                   or not 0 < budget < 1):
-            raise InvalidValueError(f"budget must lie in (0, 1) or be None, got {budget=!r}")
+        every = check_int("every", every, low=1)
+        max_layers = check_int("max_layers", max_layers, low=1)
+        budget = check_number("budget", budget, low=0, high=1, strict_low=True,
+                              strict_high=True, none=True)
         if thresholds is not None and not isinstance(thresholds, HealthThresholds):
             raise InvalidValueError(f"thresholds must be a HealthThresholds, got {thresholds!r}")
         self.every = every
         self.measure_updates = bool(update_ratio)
         self.max_layers = max_layers
         self.measure_confidence = bool(confidence)
-        self.budget = None if budget is None else float(budget)
+        self.budget = budget
         self.thresholds = thresholds or HealthThresholds()
         self.write = bool(write)
-        if isinstance(write_interval, bool) or not isinstance(write_interval, (int, float)) \
-                or not write_interval >= 0:
-            raise InvalidValueError(f"write_interval must be a number >= 0, got "
-                                    f"{write_interval=!r}")
-        self.write_interval = float(write_interval)
+        self.write_interval = check_number("write_interval", write_interval, low=0,
+                                           finite=False)
         self.record: dict[str, Any] | None = None
         self._reset()
 

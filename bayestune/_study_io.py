@@ -1,8 +1,8 @@
-"""JSON for everything a study stores: attributes, settings, whole studies.
+"""A study's import and export: whole studies as JSON, stored settings back into a sampler
+and a pruner, trials as a DataFrame.
 
-One encoding for both storages, so a sampler reads back exactly what it wrote whatever
-the backend: floats through ``repr`` (no precision lost, ``NaN``/``Infinity`` kept),
-NumPy scalars and arrays as plain Python numbers and lists, tuples as lists.
+:class:`~bayestune.Study` and the integrations build on these; they read and write a
+storage and never need a Study object themselves.
 """
 
 from __future__ import annotations
@@ -14,49 +14,25 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bayestune.exceptions import InvalidValueError, StorageError
+from bayestune import pruners, samplers
+from bayestune._codec import to_json_default
+from bayestune.exceptions import StorageError
+from bayestune.pruners import Pruner
+from bayestune.samplers.base import Sampler
+from bayestune.space import Space
+from bayestune.storage import Storage, StudyRecord, get_storage
+from bayestune.trial import FrozenTrial
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bayestune.pruners import Pruner
-    from bayestune.samplers.base import Sampler
-    from bayestune.storage import Storage
-    from bayestune.study import Study
-    from bayestune.trial import FrozenTrial
-
-__all__ = ["dumps", "loads", "normalize", "study_to_dict", "study_from_dict",
-           "write_json", "read_json", "restore_sampler", "restore_pruner", "trials_dataframe"]
+__all__ = ["export_study", "import_study", "write_json", "read_json", "restore_sampler",
+           "restore_pruner", "trials_dataframe"]
 
 logger = logging.getLogger("bayestune.study")
 
 STUDY_FORMAT = "bayestune-study"
 STUDY_FORMAT_VERSION = 1
-
-
-def _default(o: Any) -> Any:
-    if hasattr(o, "tolist") and callable(o.tolist):  # numpy scalars and arrays
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON-serializable")
-
-
-def dumps(obj: Any) -> str:
-    """Compact JSON; raises InvalidValueError (naming the value) if it cannot be encoded."""
-    try:
-        return json.dumps(obj, default=_default, allow_nan=True, separators=(",", ":"),
-                          ensure_ascii=False)
-    except (TypeError, ValueError) as e:
-        raise InvalidValueError(f"attributes must be JSON-serializable, got {obj!r}: {e}") \
-            from None
-
-
-def loads(text: str) -> Any:
-    return json.loads(text)
-
-
-def normalize(obj: Any) -> Any:
-    """``obj`` as it comes back from storage (what every backend returns)."""
-    return json.loads(dumps(obj))
 
 
 # -- sampler and pruner settings -----------------------------------------------------------
@@ -85,8 +61,6 @@ def _restore(module: Any, kind: str, d: Mapping[str, Any] | None) -> Any | None:
 
 def restore_sampler(settings: Mapping[str, Any], seed: int | None = None) -> Sampler | None:
     """The sampler a study was created with (``seed`` overrides the stored one)."""
-    from bayestune import samplers  # noqa: PLC0415
-
     d = dict(settings.get("sampler") or {})
     if not d:
         return None
@@ -96,15 +70,13 @@ def restore_sampler(settings: Mapping[str, Any], seed: int | None = None) -> Sam
 
 
 def restore_pruner(settings: Mapping[str, Any]) -> Pruner | None:
-    from bayestune import pruners  # noqa: PLC0415
-
     return _restore(pruners, "pruner", settings.get("pruner"))
 
 
 # -- whole studies ---------------------------------------------------------------------------
-def study_to_dict(study: Study) -> dict[str, Any]:
-    """Everything needed to rebuild ``study`` exactly: description, settings, trials."""
-    rec = study.storage.get_study(study.name)
+def export_study(storage: Storage, name: str) -> dict[str, Any]:
+    """Everything needed to rebuild study ``name`` exactly: description, settings, trials."""
+    rec = storage.get_study(name)
     assert rec is not None, "a Study always has its record in storage"
     return {
         "format": STUDY_FORMAT,
@@ -113,19 +85,20 @@ def study_to_dict(study: Study) -> dict[str, Any]:
         "direction": rec.direction,
         "space": dict(rec.space),
         "settings": dict(rec.settings),
-        "trials": [t.to_dict() for t in study.trials],
+        "trials": [t.to_dict() for t in storage.get_trials(name)],
     }
 
 
-def study_from_dict(
+def import_study(
     data: Mapping[str, Any], storage: Storage | str | None = None, name: str | None = None
-) -> Study:
-    """Inverse of :func:`study_to_dict`: a new study holding the same trials."""
-    from bayestune.space import Space  # noqa: PLC0415
-    from bayestune.storage import StudyRecord, get_storage  # noqa: PLC0415
-    from bayestune.study import load_study  # noqa: PLC0415
-    from bayestune.trial import FrozenTrial  # noqa: PLC0415
+) -> tuple[Storage, str]:
+    """Inverse of :func:`export_study`: create the study with the same trials in
+    ``storage`` (default: a new in-memory one); returns the storage and the study's name.
 
+    Raises:
+        StorageError: ``data`` is not a study export (or another format version).
+        DuplicatedStudyError: ``storage`` already holds a study of that name.
+    """
     if not isinstance(data, Mapping) or data.get("format") != STUDY_FORMAT:
         raise StorageError("not a bayestune study file (no \"format\": \"bayestune-study\")")
     if data.get("version") != STUDY_FORMAT_VERSION:
@@ -144,7 +117,7 @@ def study_from_dict(
     st.create_study(record)  # raises DuplicatedStudyError
     for t in trials:
         st.import_trial(record.name, t)
-    return load_study(st, record.name)
+    return st, record.name
 
 
 def write_json(data: Any, path: str | os.PathLike[str]) -> None:
@@ -154,7 +127,8 @@ def write_json(data: Any, path: str | os.PathLike[str]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".bayestune-", suffix=".json", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, default=_default, allow_nan=True, indent=1, ensure_ascii=False)
+            json.dump(data, f, default=to_json_default, allow_nan=True, indent=1,
+                      ensure_ascii=False)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -175,7 +149,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 def trials_dataframe(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.DataFrame:
     """One row per trial (see :meth:`bayestune.Study.to_dataframe`)."""
     try:
-        import pandas as pd  # noqa: PLC0415
+        import pandas as pd  # noqa: PLC0415 - an optional extra
     except ImportError:
         raise ImportError('Study.to_dataframe needs pandas: pip install "bayestune[pandas]"') \
             from None

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bayestune._checks import check_number, is_number
 from bayestune.exceptions import InvalidValueError
 from bayestune.trial import FrozenTrial
 
@@ -62,9 +63,7 @@ FLAGS: tuple[str, ...] = ("diverging", "learning_slowly", "overfitting")
 
 
 def _positive(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise InvalidValueError(f"{name} must be a finite number > 0, got {name}={v!r}")
-    return float(v)
+    return check_number(name, v, low=0, strict_low=True)
 
 
 @dataclass(frozen=True)
@@ -241,7 +240,7 @@ def health_flags(record: Mapping[str, Any],
     th = thresholds or HealthThresholds()
     tr, va = record.get("train_loss") or [], record.get("val_loss") or []
     init = record.get("initial_loss")
-    init = float(init) if isinstance(init, (int, float)) and not isinstance(init, bool) else None
+    init = float(init) if is_number(init) else None
     found = {
         "diverging": diverging(tr, va, init, record.get("stopped"), th),
         "learning_slowly": learning_slowly(tr, record.get("update_ratio") or [], init, th),

@@ -217,7 +217,7 @@ def test_a_failing_measurement_switches_the_monitor_off_not_the_training(monkeyp
         raise RuntimeError("no foreach here")
 
     monkeypatch.setattr(torch, "_foreach_norm", boom)
-    with caplog.at_level(logging.WARNING, logger="bayestune.diagnostics.monitors"):
+    with caplog.at_level(logging.WARNING, logger="bayestune.training.monitor"):
         result, rec = run(optimizer="sgd", lr=0.1, epochs=2)
     assert result.status == "complete" and len(rec["val_loss"]) == 2
     assert rec["grad_norm"] == [None, None]

@@ -1,44 +1,68 @@
-"""Hyperparameter importance from a fitted GP surrogate (Sobol indices of its mean,
-or inverse ARD lengthscales). Nothing here imports matplotlib."""
+"""The GP surrogate of a study, and how much each parameter matters to it.
+
+:func:`fit_surrogate` fits the study's GP sampler on its trials; :func:`sobol_importance`
+splits the variance of the surrogate's posterior mean among the parameters (Sobol
+indices). The advice rules and the plots (:mod:`bayestune.plot`) both build on these.
+Nothing here imports matplotlib; torch and scipy load when a surrogate is fitted or
+sampled.
+"""
 
 from __future__ import annotations
 
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from bayestune.exceptions import InvalidValueError
-from bayestune.plot._posterior_data import ImportanceMethod, SurrogateLike, _resolve
+from bayestune.exceptions import NoCompletedTrialsError
+from bayestune.samplers.gp import GPSampler
 from bayestune.space import Int, Space
+from bayestune.trial import TrialState
 
 if TYPE_CHECKING:
     from bayestune.study import Study
 
+__all__ = ["SurrogateLike", "fit_surrogate", "sobol_indices", "sobol_importance",
+           "ImportanceScale"]
+
+#: The scale the posterior mean is taken on: the model's (warped, standardized) values,
+#: or the objective's units.
+ImportanceScale = Literal["model", "objective"]
 
 
+class SurrogateLike(Protocol):
+    """What the posterior plots need from a fitted surrogate (duck-typed)."""
 
-@dataclass(frozen=True)
-class ImportanceData:
-    """How much each hyperparameter matters, most important first.
+    space: Space
+    X_observed: np.ndarray
+    y_observed: np.ndarray
 
-    Attributes:
-        method: ``"sobol"`` or ``"lengthscale"``.
-        names: The parameters, most important first.
-        importance: The bar heights: total Sobol indices for ``"sobol"`` (the share of
-            the posterior mean's variance that involves the parameter, interactions
-            included), or inverse ARD lengthscales normalized to sum to one.
-        first_order: First-order Sobol indices (the share explained by the parameter
-            alone), or None for ``"lengthscale"``.
+    def predict(self, X: np.ndarray) -> Any: ...
+
+    def acquisition(self, X: np.ndarray) -> np.ndarray: ...
+
+    def feasibility(self, X: np.ndarray) -> np.ndarray: ...
+
+
+def fit_surrogate(study: Study, seed: int = 0) -> SurrogateLike:
+    """Fit the GP surrogate on the study's trials.
+
+    Uses the study's own sampler when it can fit one (a :class:`GPSampler`), else a
+    fresh ``GPSampler(seed=seed)``.
+
+    Raises:
+        NoCompletedTrialsError: before any trial completed.
     """
-
-    method: str
-    names: tuple[str, ...]
-    importance: np.ndarray
-    first_order: np.ndarray | None
+    if not any(t.state is TrialState.COMPLETE for t in study.trials):
+        raise NoCompletedTrialsError(
+            f"study {study.name!r} has no completed trial: there is no posterior to draw"
+        )
+    sampler = study.sampler
+    if not hasattr(sampler, "fit_surrogate"):
+        sampler = GPSampler(seed=seed)
+    return sampler.fit_surrogate(study.space, study.trials, study.direction)
 
 
 def _sobol_base(d: int, n: int, seed: int) -> np.ndarray:
@@ -108,9 +132,6 @@ def _cube_transform(space: Space) -> Callable[[np.ndarray], np.ndarray]:
     return tf
 
 
-ImportanceScale = Literal["model", "objective"]
-
-
 def _chunked(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
              size: int = 4096) -> np.ndarray:
     return np.concatenate([np.asarray(f(X[i:i + size]), dtype=float).reshape(-1)
@@ -145,59 +166,20 @@ def _mean_function(sur: SurrogateLike, scale: ImportanceScale
     return objective
 
 
-def importance_data(
-    study: Study | SurrogateLike,
+def sobol_importance(
+    sur: SurrogateLike,
     *,
-    method: ImportanceMethod = "sobol",
     scale: ImportanceScale = "model",
     n_samples: int = 1024,
     seed: int = 0,
-    surrogate: SurrogateLike | None = None,
-) -> ImportanceData:
-    """Hyperparameter importance from the GP surrogate.
+) -> tuple[np.ndarray, np.ndarray]:
+    """First-order and total Sobol indices of the surrogate's posterior mean over its
+    whole space (see :func:`bayestune.plot.importance_data`), one per parameter in the
+    space's order.
 
-    ``method="sobol"`` (default): Sobol sensitivity indices of the GP posterior mean
-    over the whole search space, estimated by :func:`sobol_indices` on ``n_samples``
-    scrambled-Sobol points. The bar is the total index (the share of the mean's
-    variance that involves the parameter, interactions included); the first-order
-    index is the share it explains alone. Parameters are drawn as the search draws
-    them: log parameters uniformly in log space, categoricals uniformly over choices.
-    With ``scale="model"`` (default) the mean is taken on the scale the GP is fitted
-    on (the warped, standardized values): the warp is monotone, so it keeps which
-    configurations are better, while a region of huge losses does not swamp the
-    variance. ``scale="objective"`` uses the posterior median in the objective's
-    units, clipped to the observed range.
-
-    ``method="lengthscale"``: inverse ARD lengthscales of the fitted kernel, normalized
-    to sum to one. Cheaper, but a short lengthscale also arises from a parameter that
-    only matters in a small region, and it says nothing about interactions.
-
-    Raises:
-        InvalidValueError: for an unknown method or scale.
-        NoCompletedTrialsError: before any trial completed.
+    Parameters are drawn as the search draws them: log parameters uniformly in log
+    space, categoricals uniformly over their choices.
     """
-    if method not in ("sobol", "lengthscale"):
-        raise InvalidValueError(f"method must be 'sobol' or 'lengthscale', got {method!r}")
-    if scale not in ("model", "objective"):
-        raise InvalidValueError(f"scale must be 'model' or 'objective', got {scale!r}")
-    sur, _ = _resolve(study, surrogate)
-    space = sur.space
-    names = space.names
-    if method == "lengthscale":
-        ls = getattr(sur, "lengthscales", None)
-        if not ls:
-            raise InvalidValueError("the surrogate exposes no lengthscales")
-        inv = np.array([1.0 / float(ls[n]) for n in names], dtype=float)
-        imp = inv / inv.sum()
-        first = None
-    else:
-        mean = _mean_function(sur, scale)
-        first, imp = sobol_indices(lambda X: _chunked(mean, X), len(names), n=n_samples,
-                                   seed=seed, transform=_cube_transform(space))
-    order = np.argsort(-imp, kind="stable")
-    return ImportanceData(
-        method=method,
-        names=tuple(names[i] for i in order),
-        importance=imp[order],
-        first_order=None if first is None else first[order],
-    )
+    mean = _mean_function(sur, scale)
+    return sobol_indices(lambda X: _chunked(mean, X), len(sur.space.names), n=n_samples,
+                         seed=seed, transform=_cube_transform(sur.space))

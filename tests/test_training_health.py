@@ -9,7 +9,7 @@ import pytest
 
 import bayestune as bt
 from bayestune.diagnostics import HealthThresholds, health_flags, trial_record
-from bayestune.diagnostics.health import diverging, learning_slowly, overfitting
+from bayestune.training.health import diverging, learning_slowly, overfitting
 
 FALLING = [2.0, 1.5, 1.1, 0.8, 0.6, 0.45, 0.35]
 

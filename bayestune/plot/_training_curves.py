@@ -1,10 +1,10 @@
-"""What the training plots draw, computed without drawing.
+"""The training curves plot: training and validation loss per epoch of some trials, with
+their health flags.
 
 The per-epoch records come from the trials' user attributes: the ``"health"`` record of
 :class:`~bayestune.diagnostics.HealthMonitor` (what the torch adapter stores by default),
 or plain ``train_loss`` / ``val_loss`` lists. The flags are those of
-:mod:`bayestune.diagnostics.health`. Nothing here imports matplotlib.
-"""
+:mod:`bayestune.training.health`."""
 
 from __future__ import annotations
 
@@ -15,22 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayestune.diagnostics.health import HealthThresholds, trial_record
+from bayestune._checks import check_int, is_int
 from bayestune.exceptions import InvalidValueError, UnknownTrialError
+from bayestune.plot._common import float_array, new_axes, pyplot, wants_log
+from bayestune.training.health import HealthThresholds, trial_record
 from bayestune.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from bayestune.study import Study
 
-__all__ = ["TrialCurves", "TrainingCurvesData", "UpdateRatioData", "training_curves_data",
-           "update_ratio_data"]
+__all__ = ["TrialCurves", "TrainingCurvesData", "training_curves_data", "training_curves"]
+
 
 _NO_CURVES = ("store them with bayestune.training.TorchObjective (health=True, the default), "
               "or set the user attributes 'train_loss' and 'val_loss' (one value per epoch)")
 
-
-def _array(xs: Any) -> np.ndarray:
-    return np.array([np.nan if x is None else float(x) for x in (xs or [])], dtype=float)
+_FLAG = "#d62728"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _curves(trial: FrozenTrial, thresholds: HealthThresholds | None) -> TrialCur
     rec = trial_record(trial, thresholds)
     if rec is None:
         return None
-    tr, va = _array(rec.get("train_loss")), _array(rec.get("val_loss"))
+    tr, va = float_array(rec.get("train_loss")), float_array(rec.get("val_loss"))
     n = max(len(tr), len(va))
     tr = np.concatenate([tr, np.full(n - len(tr), np.nan)])
     va = np.concatenate([va, np.full(n - len(va), np.nan)])
@@ -116,7 +118,7 @@ def _select(study: Study, trials: Iterable[Any] | None, max_trials: int) -> list
     out = []
     for t in trials:
         number = t.number if hasattr(t, "number") else t
-        if isinstance(number, bool) or not isinstance(number, (int, np.integer)):
+        if not is_int(number):
             raise InvalidValueError(f"trials must hold trial numbers or trials, got {t!r}")
         if not 0 <= int(number) < len(all_trials):
             raise UnknownTrialError(f"study {study.name!r} has no trial {number}")
@@ -145,8 +147,7 @@ def training_curves_data(
         InvalidValueError: when none of the chosen trials has per-epoch losses.
         UnknownTrialError: for a trial number the study does not hold.
     """
-    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
-        raise InvalidValueError(f"max_trials must be a positive int, got {max_trials=!r}")
+    check_int("max_trials", max_trials, low=1)
     chosen = _select(study, trials, max_trials)
     curves = [c for c in (_curves(t, thresholds) for t in chosen) if c is not None]
     if trials is None:
@@ -158,60 +159,92 @@ def training_curves_data(
     return TrainingCurvesData(tuple(curves), study.direction)
 
 
-@dataclass(frozen=True)
-class UpdateRatioData:
-    """A trial's update-to-weight ratio per epoch.
-
-    Attributes:
-        number: The trial's number.
-        epochs: ``1 .. E``.
-        ratio: ``E`` ratios ``||Δw|| / ||w||`` over all trainable parameters (nan where
-            not measured).
-        layers: ``{weight tensor name: E ratios}``.
-        grad_norm: ``E`` global gradient norms.
-        target: The rule of thumb (about 1e-3, CS231n).
-        slow: Below this (with a loss that barely moves) a run learns slowly.
-        flags: The trial's health flags.
-    """
-
-    number: int
-    epochs: np.ndarray
-    ratio: np.ndarray
-    layers: Mapping[str, np.ndarray]
-    grad_norm: np.ndarray
-    target: float
-    slow: float
-    flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-def update_ratio_data(trial: Any, *,
-                      thresholds: HealthThresholds | None = None) -> UpdateRatioData:
-    """The update-to-weight ratios a monitored trial recorded.
+def training_curves(
+    study: Study | TrainingCurvesData,
+    trials: Iterable[Any] | None = None,
+    *,
+    ax: Axes | None = None,
+    max_trials: int = 6,
+    log_y: bool | None = None,
+    thresholds: HealthThresholds | None = None,
+) -> Axes:
+    """Training (dashed) and validation (solid) loss per epoch for some trials, one colour
+    per trial, with the health flags marked: a star at the epoch early stopping keeps for
+    an overfitting run, a cross at the end of a diverging one; the legend names each
+    trial's value and flags.
 
     Args:
-        trial: A :class:`~bayestune.FrozenTrial` (e.g. ``study.trials[3]``), or a live
-            :class:`~bayestune.Trial` handle.
+        study: A study, or :func:`~bayestune.plot.training_curves_data`'s result.
+        trials: Trial numbers to draw (default: the best completed trials with curves).
+        ax: The axes to draw on (default: a new figure).
+        max_trials: How many trials the default choice draws.
+        log_y: Log loss axis (default: when the losses span more than two decades).
+        thresholds: Recompute the flags with these thresholds.
 
-    Raises:
-        InvalidValueError: when the trial holds no update ratios (it ran without the
-            health monitor, or with ``update_ratio=False``).
+    Returns:
+        The axes.
+
+    Examples:
+        >>> import bayestune as bt
+        >>> from bayestune import plot
+        >>> study = bt.Study(bt.Space({"lr": bt.Float(1e-4, 1e-1, log=True)}),
+        ...                  sampler=bt.samplers.RandomSampler(seed=0))
+        >>> for train, val in (([0.9, 0.5, 0.35, 0.25], [1.0, 0.6, 0.5, 0.58]),
+        ...                    ([1.0, 0.9, 0.8, 0.7], [1.1, 0.9, 0.8, 0.7])):
+        ...     trial = study.ask()  # a loop of your own stores the per-epoch losses like this
+        ...     trial.set_user_attr("train_loss", train)
+        ...     trial.set_user_attr("val_loss", val)
+        ...     _ = study.tell(trial, val[-1])
+        >>> data = plot.training_curves_data(study)
+        >>> [(c.number, c.best_epoch, list(c.flags)) for c in data.curves]
+        [(0, 3, ['overfitting']), (1, 4, [])]
+        >>> plot.training_curves(data).get_title()
+        'Training curves: validation (solid) and training (dashed)'
     """
-    if not isinstance(trial, FrozenTrial):
-        if hasattr(trial, "study") and hasattr(trial, "number"):
-            trial = trial.study.get_trial(trial.number)
-        else:
-            raise InvalidValueError(f"expected a trial, got {type(trial).__name__}")
-    th = thresholds or HealthThresholds()
-    rec = trial_record(trial, thresholds)
-    ratio = _array((rec or {}).get("update_ratio"))
-    if not np.isfinite(ratio).any():
-        raise InvalidValueError(
-            f"trial {trial.number} holds no update-to-weight ratios: run it with "
-            f"bayestune.training.TorchObjective(health=True) (the default)")
-    n = len(ratio)
-    layers = {k: _array(v)[:n] for k, v in ((rec or {}).get("update_ratio_layers") or {}).items()}
-    grad = _array((rec or {}).get("grad_norm"))[:n]
-    return UpdateRatioData(
-        number=trial.number, epochs=np.arange(1, n + 1), ratio=ratio, layers=layers,
-        grad_norm=np.concatenate([grad, np.full(n - len(grad), np.nan)]),
-        target=th.ratio_target, slow=th.slow_ratio, flags=dict((rec or {}).get("flags") or {}))
+    data = study if isinstance(study, TrainingCurvesData) else training_curves_data(
+        study, trials, max_trials=max_trials, thresholds=thresholds)
+    plt = pyplot()
+    ax = new_axes(ax, figsize=(7.0, 4.4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    stars, crosses = False, False
+    for i, c in enumerate(data.curves):
+        color = colors[i % len(colors)]
+        ax.plot(c.epochs, c.val_loss, "-o", color=color, ms=3, lw=1.6, label=c.label)
+        ax.plot(c.epochs, c.train_loss, "--", color=color, lw=1.2, alpha=0.8)
+        if "overfitting" in c.flags and c.best_epoch is not None:
+            ax.plot([c.best_epoch], [c.val_loss[c.best_epoch - 1]], "*", color=color, ms=14,
+                    mec="black", mew=0.8, zorder=5)
+            stars = True
+        if "diverging" in c.flags:
+            last = np.flatnonzero(np.isfinite(c.train_loss) | np.isfinite(c.val_loss))
+            if len(last):
+                j = int(last[-1])
+                y = c.train_loss[j] if np.isfinite(c.train_loss[j]) else c.val_loss[j]
+                ax.plot([c.epochs[j]], [y], "X", color=_FLAG, ms=11, mec="black", mew=0.8,
+                        zorder=5)
+                crosses = True
+    values = [np.concatenate([c.train_loss, c.val_loss]) for c in data.curves]
+    if log_y is None:
+        log_y = wants_log(*values)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Training curves: validation (solid) and training (dashed)")
+    max_epoch = max(int(c.epochs[-1]) for c in data.curves if len(c.epochs))
+    if max_epoch <= 20:
+        ax.set_xticks(range(1, max_epoch + 1))
+    from matplotlib.lines import Line2D  # noqa: PLC0415 - matplotlib is loaded by now
+
+    handles, labels = ax.get_legend_handles_labels()
+    extra = []
+    if stars:
+        extra.append(Line2D([], [], ls="", marker="*", color="0.5", mec="black", ms=12,
+                            label="overfitting: epoch early stopping keeps"))
+    if crosses:
+        extra.append(Line2D([], [], ls="", marker="X", color=_FLAG, mec="black", ms=10,
+                            label="diverging"))
+    ax.legend(handles + extra, labels + [h.get_label() for h in extra], fontsize=8,
+              loc="best", framealpha=0.85)
+    ax.grid(True, alpha=0.3)
+    return ax
