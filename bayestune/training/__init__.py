@@ -25,6 +25,7 @@ from bayestune.training.optimizers import (
     OptimizerName,
     build_optimizer,
 )
+from bayestune.training.progress import ProgressBar
 from bayestune.training.schedules import SCHEDULES, ScheduleName, build_schedule, lr_multiplier
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Callback",
     "RunState",
     "DivergenceMonitor",
+    "ProgressBar",
     "TrainingFailed",
     "TrainingDiverged",
     "OptimizerName",
