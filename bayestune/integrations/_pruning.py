@@ -17,9 +17,12 @@ from bayestune._checks import parse_value
 from bayestune.exceptions import InvalidValueError, TrialPruned
 from bayestune.trial import Trial
 
-__all__ = ["PruningReporter", "StepBy"]
+__all__ = ["PruningReporter", "StepBy", "HFStepBy"]
 
 StepBy = Literal["epoch", "global_step"]
+#: Hugging Face's counters: :data:`StepBy`, ``"examples"`` (training examples seen), or
+#: ``"auto"`` (epoch or examples when the batch size is searched, else global step).
+HFStepBy = Literal["auto", "epoch", "global_step", "examples"]
 
 
 class PruningReporter:
@@ -29,22 +32,24 @@ class PruningReporter:
         trial: The trial being trained (from ``Study.ask`` or the objective's argument).
         monitor: Name of the metric to report.
         step_by: Which counter numbers the reports.
+        allowed: The counters this framework offers.
     """
 
-    def __init__(self, trial: Trial, monitor: str, step_by: StepBy) -> None:
+    def __init__(self, trial: Trial, monitor: str, step_by: Any,
+                 allowed: tuple[str, ...] = ("epoch", "global_step")) -> None:
         if not isinstance(trial, Trial):
             raise InvalidValueError(
                 f"trial must be the bayestune.Trial being trained, got {trial!r}"
             )
         if not isinstance(monitor, str) or not monitor:
             raise InvalidValueError(f"monitor must be a metric name, got {monitor=!r}")
-        if step_by not in ("epoch", "global_step"):
+        if step_by not in allowed:
             raise InvalidValueError(
-                f"step_by must be 'epoch' or 'global_step', got {step_by=!r}"
+                f"step_by must be one of {allowed}, got {step_by=!r}"
             )
         self.trial = trial
         self.monitor = monitor
-        self.step_by: StepBy = step_by
+        self.step_by: Any = step_by
         self.last_value: float | None = None
         self.pruned_step: int | None = None
 
