@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import struct
 
 import pytest
@@ -129,9 +130,10 @@ def _wandb_records(path: str) -> list:
 
 
 def _wandb_run(records) -> dict:
-    run = {"config": {}, "history": [], "summary": {}}
+    run = {"config": {}, "history": [], "summary": {}, "kinds": []}
     for r in records:
         kind = r.WhichOneof("record_type")
+        run["kinds"].append(kind)
         if kind == "run":
             run["name"] = r.run.display_name
             run["config"].update({u.key: json.loads(u.value_json) for u in r.run.config.update})
@@ -155,8 +157,13 @@ def test_wandb_writes_an_offline_run_per_trial(tmp_path, monkeypatch, where):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     study = _run(where, WandbTracker("digits", dir=tmp_path))
+    import wandb
+
+    wandb.teardown()  # the W&B service writes the run files in the background: flush them
     files = sorted(glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb")))
-    runs = {r["name"]: r for r in (_wandb_run(_wandb_records(f)) for f in files)}
+    read = [_wandb_run(_wandb_records(f)) for f in files]
+    assert all("name" in r for r in read), ([os.path.getsize(f) for f in files], [r["kinds"] for r in read])
+    runs = {r["name"]: r for r in read}
     assert sorted(runs) == ["trial-0", "trial-1"]
     for trial in study.trials:
         run = runs[f"trial-{trial.number}"]

@@ -229,7 +229,9 @@ class WandbTracker(_Tracker):
     Parameters as the run's config; ``train_loss``, ``val_loss``, ``metric`` (with
     ``epoch``) and ``reported`` in its history; the final ``value`` and ``state`` in its
     summary. Set ``mode="offline"`` (or the environment variable ``WANDB_MODE=offline``)
-    to write runs under ``dir`` without an account, for ``wandb sync`` later.
+    to write runs under ``dir`` without an account, for ``wandb sync`` later. W&B's
+    service writes the run files in the background: they are complete once the process
+    ends, or after ``wandb.teardown()``.
 
     Args:
         project: The W&B project.
