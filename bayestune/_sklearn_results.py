@@ -1,5 +1,5 @@
-"""Private helpers of :mod:`bayestune.sklearn`: the search space a user may write the
-scikit-learn way, and ``cv_results_`` rebuilt from the study's trials.
+"""Private helper of :mod:`bayestune.sklearn`: ``cv_results_`` rebuilt from the study's
+trials.
 
 Each trial keeps its cross-validation record in ``user_attrs["cv"]``::
 
@@ -17,63 +17,13 @@ from typing import Any
 import numpy as np
 from numpy.ma import MaskedArray
 
-from bayestune.exceptions import InvalidSpaceError
-from bayestune.space import Categorical, Float, Int, Space
 from bayestune.trial import FrozenTrial
 
-__all__ = ["as_space", "cv_record", "cv_results", "rank_scores"]
+__all__ = ["cv_record", "cv_results", "rank_scores"]
 
 _SCALARS = (str, int, float, bool, type(None))
 
 Decoder = Callable[[Mapping[str, Any]], dict[str, Any]]
-
-
-def as_space(space: Any) -> tuple[Space, Decoder]:
-    """A :class:`Space` and the function that turns a trial's params into estimator params.
-
-    ``space`` is a Space, or a dict whose values are dimensions or lists of candidate
-    values (as for ``GridSearchCV``). A list of plain values becomes a ``Categorical``; a
-    list holding other objects (estimators, callables, arrays) is searched by position and
-    the object itself is handed to the estimator.
-
-    Raises:
-        InvalidSpaceError: for anything else, e.g. a scipy distribution.
-    """
-    if isinstance(space, Space):
-        return space, dict
-    if not isinstance(space, Mapping) or not space:
-        raise InvalidSpaceError(
-            f"space must be a bayestune.Space or a non-empty dict of parameter -> dimension "
-            f"or list of values, got {space!r}"
-        )
-    dims: dict[str, Float | Int | Categorical] = {}
-    objects: dict[str, list[Any]] = {}
-    for name, dim in space.items():
-        if isinstance(dim, (Float, Int, Categorical)):
-            dims[name] = dim
-        elif isinstance(dim, (list, tuple)):
-            if not dim:
-                raise InvalidSpaceError(f"the list of values for {name!r} is empty")
-            if all(isinstance(v, _SCALARS) for v in dim):
-                dims[name] = Categorical(tuple(dim))
-            else:
-                objects[name] = list(dim)
-                dims[name] = Categorical(tuple(range(len(dim))))
-        else:
-            hint = (" (scipy distributions are not supported: write "
-                    "bayestune.Float(low, high, log=True) or bayestune.Int(low, high))"
-                    if hasattr(dim, "rvs") else "")
-            raise InvalidSpaceError(
-                f"{name!r} must be a bayestune Float, Int or Categorical, or a list of "
-                f"values, got {dim!r}{hint}"
-            )
-    if not objects:
-        return Space(dims), dict
-
-    def decode(params: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: objects[k][v] if k in objects else v for k, v in params.items()}
-
-    return Space(dims), decode
 
 
 def cv_record(result: Mapping[str, Any], metrics: Sequence[str]) -> dict[str, Any]:

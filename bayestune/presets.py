@@ -10,21 +10,29 @@ Example::
     study = bt.Study(space)
     for config in bt.presets.default_configs("adam"):
         study.enqueue(config)
+
+A space narrowed afterwards (by the LR range test, say) may no longer hold the classic
+values; ``default_configs("adam", space=narrowed)`` fits them to it (see
+:func:`default_configs`), while ``study.enqueue`` stays strict and refuses a
+configuration outside the space.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, get_args
 
 from bayestune._checks import is_int
 from bayestune.exceptions import InvalidValueError
-from bayestune.space import Categorical, Dimension, Float, Space
+from bayestune.space import Categorical, Dimension, Float, Int, Space
 from bayestune.training.optimizers import OPTIMIZER_SETTINGS, OPTIMIZERS, OptimizerName
 
 __all__ = ["PresetParam", "PRESET_PARAMS", "DEFAULT_INCLUDE", "BATCH_SIZES", "LR_RANGES",
            "deep_learning_space", "default_configs"]
+
+logger = logging.getLogger(__name__)
 
 #: Parameters a preset space can hold (besides ``optimizer``, always present).
 PresetParam = Literal["lr", "momentum", "beta1", "beta2", "eps", "weight_decay",
@@ -220,19 +228,53 @@ def default_configs(
     fine_tune: bool = False,
     include: Iterable[PresetParam] | None = None,
     batch_sizes: Sequence[int] = BATCH_SIZES,
+    space: Space | None = None,
 ) -> list[dict[str, Any]]:
     """The classic starting configurations, for ``study.enqueue``, in the space that
-    :func:`deep_learning_space` builds from the same arguments.
+    :func:`deep_learning_space` builds from the same arguments, or fitted to ``space``.
 
     One configuration per optimizer (Adam gets two: Karpathy's 3e-4 and the paper's
     1e-3): momentum 0.9, betas (0.9, 0.999), eps 1e-8, batch size 32 (or the nearest
     allowed), no dropout, and the optimizer's usual lr and weight decay (see
     ``docs/deep-learning.md``).
 
+    With ``space`` (a preset space narrowed by the LR range test, or your own), each
+    classic configuration is fitted to it, so that every configuration returned can be
+    enqueued:
+
+    - parameters the space lacks are dropped;
+    - parameters the classic configuration lacks (a width, say) take the dimension's
+      ``default``, else its centre (in log space for ``log=True``; a categorical's
+      first choice);
+    - a number outside its range is clipped into it (an ``Int`` to the nearest allowed
+      value), a batch size missing from a categorical takes the nearest choice, and each
+      change is logged at INFO level, naming the value and the range;
+    - a configuration whose optimizer the space does not offer is left out (logged);
+      configurations that clipping made equal are returned once.
+
+    Args:
+        optimizer: One of :data:`~bayestune.training.OPTIMIZERS`, or several.
+        fine_tune: The fine-tuning starting lrs (and ranges).
+        include: The preset parameters (as :func:`deep_learning_space`); not with
+            ``space``, which names them.
+        batch_sizes: The allowed batch sizes (as :func:`deep_learning_space`); not with
+            ``space``.
+        space: Fit the configurations to this space.
+
     Raises:
-        InvalidValueError: as :func:`deep_learning_space`.
+        InvalidValueError: as :func:`deep_learning_space`; when ``space`` is not a
+            :class:`~bayestune.Space`, comes with ``include`` or ``batch_sizes``, or
+            offers none of the optimizers.
     """
     optimizers = _optimizers(optimizer)
+    if space is not None:
+        if not isinstance(space, Space):
+            raise InvalidValueError(f"space must be a bayestune Space, got {space!r}")
+        if include is not None or batch_sizes is not BATCH_SIZES:
+            raise InvalidValueError(
+                "default_configs takes either space= or include= / batch_sizes=: the "
+                "space names the parameters and the batch sizes")
+        return _fit_all(optimizers, bool(fine_tune), space)
     params = _params(include, optimizers)
     sizes = _batch_sizes(batch_sizes)
     space = Space(_dims(optimizers, bool(fine_tune), params, sizes))
@@ -246,3 +288,74 @@ def default_configs(
                 if config not in out:
                     out.append(config)
     return out
+
+
+def _classic(optimizers: tuple[str, ...], fine_tune: bool) -> list[dict[str, Any]]:
+    """Every classic configuration with every preset parameter (batch size 32)."""
+    return [_start_config(opt, PRESET_PARAMS, (_START_BATCH,), table[opt][fine_tune])
+            for opt in optimizers for table in (_START_LR, _ALT_LR) if opt in table]
+
+
+def _fit_all(optimizers: tuple[str, ...], fine_tune: bool, space: Space
+             ) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for classic in _classic(optimizers, fine_tune):
+        config = _fit(classic, space)
+        if config is not None and config not in out:
+            out.append(config)
+        elif config is not None:
+            logger.info("default_configs: the %s start with lr=%g equals an earlier one once "
+                        "fitted to the space; kept once", classic["optimizer"], classic["lr"])
+    if not out:
+        raise InvalidValueError(
+            f"no classic configuration of {optimizers} fits the space (see the log for "
+            f"why): {space!r}")
+    return out
+
+
+def _fit(classic: dict[str, Any], space: Space) -> dict[str, Any] | None:
+    """One classic configuration fitted to ``space`` (None: its optimizer is not offered)."""
+    config: dict[str, Any] = {}
+    for name, dim in space.dims.items():
+        if name not in classic:
+            config[name] = _centre(dim)
+            continue
+        value = classic[name]
+        if dim.contains(value):
+            config[name] = dim.cast(value)
+            continue
+        fitted = _into(dim, value)
+        if fitted is None:
+            logger.info("default_configs: the %s start is left out: %s=%r is not among the "
+                        "space's choices %r", classic["optimizer"], name, value,
+                        dim.choices)  # type: ignore[union-attr]
+            return None
+        logger.info("default_configs: %s=%r of the %s start is outside %r; clipped to %r",
+                    name, value, classic["optimizer"], dim, fitted)
+        config[name] = fitted
+    return space.validate_params(config)
+
+
+def _centre(dim: Dimension) -> Any:
+    if dim.default is not None:
+        return dim.default
+    if isinstance(dim, Categorical):
+        return dim.choices[0]
+    return dim.from_cube(0.5)
+
+
+def _into(dim: Dimension, value: Any) -> Any:
+    """``value`` moved into ``dim``: clipped into a range, or the nearest numeric choice
+    (by ratio, as batch sizes go); None when there is no such value."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(dim, Float) and numeric:
+        return _clamp(float(value), dim.low, dim.high)
+    if isinstance(dim, Int) and numeric:
+        k = round((_clamp(value, dim.low, dim.high) - dim.low) / dim.step)
+        return min(dim.low + k * dim.step, dim.high)
+    if isinstance(dim, Categorical) and numeric and value > 0:
+        sizes = [c for c in dim.choices if isinstance(c, (int, float))
+                 and not isinstance(c, bool) and c > 0]
+        if sizes:
+            return min(sizes, key=lambda c: (abs(math.log(c / value)), c))
+    return None

@@ -39,8 +39,9 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from bayestune._checks import check_int, is_int
-from bayestune._sklearn_results import as_space, cv_record, cv_results
-from bayestune.exceptions import InvalidParamError, InvalidValueError
+from bayestune._sklearn_results import cv_record, cv_results
+from bayestune._sklearn_space import as_space
+from bayestune.exceptions import InvalidParamError, InvalidSpaceError, InvalidValueError
 from bayestune.samplers.base import Sampler
 from bayestune.study import Study
 from bayestune.trial import Trial
@@ -100,8 +101,13 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
     Args:
         estimator: The estimator (or pipeline) to tune.
         space: A :class:`bayestune.Space`, or a dict of parameter name (``"clf__C"`` in a
-            pipeline) to ``bt.Float`` / ``bt.Int`` / ``bt.Categorical`` or to a list of
-            values (a list may hold estimators or other objects).
+            pipeline) to ``bt.Float`` / ``bt.Int`` / ``bt.Categorical``, to a list of
+            values (a list may hold estimators or other objects), or in
+            scikit-optimize's spelling: ``(low, high)`` (ints: integers),
+            ``(low, high, "log-uniform")``, or skopt's ``Real`` / ``Integer`` /
+            ``Categorical``. A list of several sub-spaces is refused
+            (``InvalidSpaceError``).
+        search_spaces: scikit-optimize's name for ``space`` (give one of the two).
         n_iter: Number of candidates evaluated.
         scoring: As for ``GridSearchCV``: None (the estimator's ``score``), a scorer
             name or callable, or a list / dict of them (then ``refit`` names the one
@@ -132,8 +138,9 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any,
-        space: Any,
+        space: Any = None,
         *,
+        search_spaces: Any = None,
         n_iter: int = 20,
         scoring: Any = None,
         n_jobs: int | None = None,
@@ -147,6 +154,7 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
     ) -> None:
         self.estimator = estimator
         self.space = space
+        self.search_spaces = search_spaces
         self.n_iter = n_iter
         self.scoring = scoring
         self.n_jobs = n_jobs
@@ -167,6 +175,14 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
             )
         if self.sampler is not None and not isinstance(self.sampler, Sampler):
             raise InvalidValueError(f"sampler must be a bayestune Sampler, got {self.sampler!r}")
+
+    def _space_argument(self) -> Any:
+        if (self.space is None) == (self.search_spaces is None):
+            raise InvalidSpaceError(
+                "give the search space once, as space= or as search_spaces= (scikit-"
+                f"optimize's name); got space={self.space!r}, "
+                f"search_spaces={self.search_spaces!r}")
+        return self.space if self.space is not None else self.search_spaces
 
     def _scorers(self) -> tuple[Any, list[str], str]:
         """``(scorer_, metric names, metric optimized)``; ``scorer_`` is a dict for several
@@ -214,7 +230,7 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
                 error (with ``error_score="raise"``: the first failed fit's error).
         """
         self._check_params()
-        space, decode = as_space(self.space)
+        space, decode = as_space(self._space_argument())
         self._check_space_names(space.names)
         scorer, metrics, target = self._scorers()
         if y is None and _requires_y(self.estimator):

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: layer that holds everything it imports (and into docs/architecture.md).
 LAYERS: list[tuple[str, list[str]]] = [
     ("exceptions and types", ["bayestune.exceptions", "bayestune._types", "bayestune._checks",
-                              "bayestune._lazy", "bayestune._codec"]),
+                              "bayestune._lazy", "bayestune._codec",
+                              "bayestune._progress"]),
     ("space", ["bayestune.space"]),
     ("trial", ["bayestune.trial"]),
     ("gp", ["bayestune.gp"]),
@@ -39,7 +40,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("diagnostics", ["bayestune.diagnostics"]),
     ("plot", ["bayestune.plot"]),
     ("applications", ["bayestune", "bayestune.report", "bayestune.integrations",
-                      "bayestune.sklearn", "bayestune._sklearn_results", "bayestune.cli",
+                      "bayestune.sklearn", "bayestune._sklearn_results",
+                      "bayestune._sklearn_space", "bayestune.cli",
                       "bayestune.demo", "bayestune.dashboard"]),
 ]
 

@@ -84,3 +84,35 @@ def test_mkdocs_build_strict(tmp_path):
     assert (tmp_path / "site" / "gp-sampler" / "index.html").is_file()
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     assert 'id="bayestune.study.Study"' in api
+
+
+def _section_code(page: str, heading: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    return re.findall(r"```python\n(.*?)```", text.split(heading, 1)[1], re.S)[0]
+
+
+@pytest.mark.slow
+def test_the_deep_learning_complete_example_runs_on_digits():
+    """The first example a deep-learning user copies: LR range test, narrowed space, the
+    classic starts enqueued, pruned training runs (fewer trials and epochs, same code)."""
+    pytest.importorskip("sklearn")
+    torch = pytest.importorskip("torch")
+    from dl_helpers import digits_tensors  # noqa: PLC0415
+
+    code = _section_code("deep-learning.md", "## A complete example")
+    short = code.replace("n_trials=40", "n_trials=3").replace("epochs=20", "epochs=2")
+    assert short.count("n_trials=3") == 1 and short.count("epochs=2,") == 1
+    X_train, y_train, X_val, y_val = digits_tensors()
+    namespace = {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        exec(compile(short.replace("print(", "("), "deep-learning.md", "exec"),  # noqa: S102
+             namespace)
+    finally:
+        torch.set_num_threads(threads)
+    study, space = namespace["study"], namespace["space"]
+    assert len(study.trials) == 3
+    low, high = namespace["result"].suggested_range
+    assert (space["lr"].low, space["lr"].high) == (low, high)
+    assert study.trials[0].params["lr"] == min(max(3e-4, low), high)  # the first classic start

@@ -76,12 +76,12 @@ def base_args(tmp_path, **kw):
                 disable_tqdm=True, seed=0, **kw)
 
 
-def make_objective(data, tmp_path, seen=None, **cb_kw):
+def make_objective(data, tmp_path, seen=None, args_kw=None, **cb_kw):
     train, val = data
 
     def objective(trial):
         cb = BayesTuneCallback(trial, **cb_kw)
-        args = training_arguments(trial, base_args(tmp_path))
+        args = training_arguments(trial, base_args(tmp_path, **(args_kw or {})))
         trainer = transformers.Trainer(
             model=tiny_model(trial.params["hidden_dropout_prob"]), args=args,
             train_dataset=train, eval_dataset=val, callbacks=[cb],
@@ -96,7 +96,7 @@ def make_objective(data, tmp_path, seen=None, **cb_kw):
 
 def test_reports_eval_loss_after_each_evaluation_and_completes(data, tmp_path):
     study = bt.Study(SPACE, sampler=bt.samplers.RandomSampler(seed=0))
-    study.optimize(make_objective(data, tmp_path), n_trials=2)
+    study.optimize(make_objective(data, tmp_path, step_by="global_step"), n_trials=2)
     for t in study.trials:
         assert t.state is bt.TrialState.COMPLETE, t.fail_reason
         # one report per epoch, numbered by global step
@@ -110,7 +110,8 @@ def test_pruner_stops_training_through_control_and_the_trial_ends_pruned(data, t
     steps: list[int] = []
     study = bt.Study(SPACE, sampler=bt.samplers.RandomSampler(seed=1),
                      pruner=PruneFromStep(2 * STEPS_PER_EPOCH))
-    study.optimize(make_objective(data, tmp_path, seen=steps), n_trials=1)
+    study.optimize(make_objective(data, tmp_path, seen=steps, step_by="global_step"),
+                   n_trials=1)
     (t,) = study.trials
     assert t.state is bt.TrialState.PRUNED
     assert sorted(t.intermediate_values) == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
@@ -126,6 +127,65 @@ def test_step_by_epoch_and_a_bare_metric_name(data, tmp_path):
     (t,) = study.trials
     assert t.state is bt.TrialState.PRUNED
     assert sorted(t.intermediate_values) == [1]
+
+
+TWO_BATCH_SIZES = bt.Space({**SPACE.dims, "per_device_train_batch_size": bt.Categorical([8, 16])})
+
+
+def _by_batch_size(study):
+    return {t.params["per_device_train_batch_size"]: sorted(t.intermediate_values)
+            for t in study.trials}
+
+
+def test_a_searched_batch_size_reports_by_epoch_so_runs_compare_at_equal_training(
+        data, tmp_path):
+    study = bt.Study(TWO_BATCH_SIZES, sampler=bt.samplers.GridSampler(
+        {"per_device_train_batch_size": [8, 16], "learning_rate": [1e-3],
+         "weight_decay": [1e-3], "warmup_ratio": [0.0], "hidden_dropout_prob": [0.0]}))
+    study.optimize(make_objective(data, tmp_path), n_trials=2)
+    assert _by_batch_size(study) == {8: [1, 2, 3], 16: [1, 2, 3]}  # not steps 8/16/24 vs 4/8/12
+
+
+def test_a_searched_batch_size_with_step_evaluation_reports_examples_seen(data, tmp_path):
+    study = bt.Study(TWO_BATCH_SIZES, sampler=bt.samplers.GridSampler(
+        {"per_device_train_batch_size": [8, 16], "learning_rate": [1e-3],
+         "weight_decay": [1e-3], "warmup_ratio": [0.0], "hidden_dropout_prob": [0.0]}))
+    # evaluate every 4 steps: after 32 examples at batch 8, after 64 at batch 16
+    train, val = data
+    base = base_args(tmp_path)
+    base.update(eval_strategy="steps", eval_steps=4, num_train_epochs=1)
+
+    def run(trial):
+        cb = BayesTuneCallback(trial)
+        trainer = transformers.Trainer(
+            model=tiny_model(0.0), args=training_arguments(trial, base),
+            train_dataset=train, eval_dataset=val, callbacks=[cb])
+        trainer.train()
+        assert cb.step_by == "examples"
+        return cb.last_value
+
+    study.optimize(run, n_trials=2)
+    assert _by_batch_size(study) == {8: [32, 64], 16: [64]}
+
+
+def test_a_fixed_batch_size_keeps_global_steps(data, tmp_path):
+    space = bt.Space({k: v for k, v in SPACE.dims.items() if k != "per_device_train_batch_size"})
+    study = bt.Study(space, sampler=bt.samplers.RandomSampler(seed=0))
+    study.optimize(make_objective(data, tmp_path, args_kw={"per_device_train_batch_size": BATCH}),
+                   n_trials=1)
+    assert sorted(study.trials[0].intermediate_values) == [STEPS_PER_EPOCH * e for e in (1, 2, 3)]
+
+
+def test_training_arguments_accepts_a_finished_trial(tmp_path):
+    study = bt.Study(SPACE, sampler=bt.samplers.RandomSampler(seed=5))
+    trial = study.ask()
+    study.tell(trial, 0.5)
+    args = training_arguments(study.trials[-1], base_args(tmp_path))
+    assert args.learning_rate == study.trials[-1].params["learning_rate"]
+    assert args.output_dir == str(tmp_path / "trial-0")
+    assert training_arguments(study.best_trial, base_args(tmp_path)).to_dict() == args.to_dict()
+    with pytest.raises(bt.InvalidValueError, match="FrozenTrial"):
+        training_arguments(42, base_args(tmp_path))
 
 
 def test_unknown_metric_fails_the_trial_naming_the_metrics(data, tmp_path):

@@ -142,3 +142,46 @@ def test_a_preset_space_drives_the_torch_objective():
     assert result.config.weight_decay == config["weight_decay"]
     assert result.config.batch_size == 32 and seen["dropout"] == 0.0
     assert set(space.names) <= set(bt.training.SETTINGS) | {"dropout"}
+
+
+def test_default_configs_fit_a_space_narrowed_by_the_lr_range_test(caplog):
+    narrowed = deep_learning_space("adam").with_bounds("lr", 0.00115, 0.115)
+    with pytest.raises(bt.InvalidParamError, match="lr=0.0003"):  # enqueue stays strict
+        bt.Study(narrowed).enqueue(default_configs("adam")[0])
+    with caplog.at_level("INFO", logger="bayestune.presets"):
+        configs = default_configs("adam", space=narrowed)
+    assert configs == [{"optimizer": "adam", "lr": 0.00115, "weight_decay": 1e-6,
+                        "batch_size": 32, "dropout": 0.0}]  # both Adam starts clip to 0.00115
+    assert "lr=0.0003" in caplog.text and "clipped to 0.00115" in caplog.text
+    study = bt.Study(narrowed, sampler=bt.samplers.RandomSampler(seed=0))
+    for config in configs:
+        study.enqueue(config)
+    assert study.ask().params == configs[0]
+    high = default_configs("adam", space=deep_learning_space("adam").with_bounds("lr", 1e-5, 2e-4))
+    assert [c["lr"] for c in high] == [2e-4]
+
+
+def test_default_configs_fill_drop_and_choose_to_fit_any_space(caplog):
+    space = bt.Space({
+        "optimizer": bt.Categorical(["adam", "momentum"]),
+        "lr": bt.Float(1e-4, 1e-1, log=True),
+        "batch_size": bt.Categorical([64, 256]),
+        "hidden": bt.Int(16, 256, log=True, default=64),
+        "depth": bt.Int(1, 5),
+        "act": bt.Categorical(["relu", "gelu"]),
+    })
+    with caplog.at_level("INFO", logger="bayestune.presets"):
+        configs = default_configs(["adam", "momentum", "sgd"], space=space)
+    assert [(c["optimizer"], c["lr"]) for c in configs] == \
+        [("adam", 3e-4), ("adam", 1e-3), ("momentum", 1e-2)]  # sgd is not offered
+    for c in configs:
+        assert set(c) == set(space.names)  # weight_decay, dropout, ... dropped
+        assert c["batch_size"] == 64 and c["hidden"] == 64 and c["depth"] == 3
+        assert c["act"] == "relu" and space.contains(c)
+    assert "optimizer='sgd'" in caplog.text and "batch_size=32" in caplog.text
+    with pytest.raises(bt.InvalidValueError, match="no classic configuration"):
+        default_configs("sgd", space=space)
+    with pytest.raises(bt.InvalidValueError, match="space="):
+        default_configs("adam", space=space, include=["lr"])
+    with pytest.raises(bt.InvalidValueError, match="Space"):
+        default_configs("adam", space={"lr": bt.Float(1e-4, 1e-1)})

@@ -17,9 +17,12 @@ from bayestune._checks import check_option, parse_value
 from bayestune.exceptions import InvalidValueError, TrialPruned
 from bayestune.trial import Trial
 
-__all__ = ["PruningReporter", "StepBy"]
+__all__ = ["PruningReporter", "StepBy", "HFStepBy"]
 
 StepBy = Literal["epoch", "global_step"]
+#: Hugging Face's counters: :data:`StepBy`, ``"examples"`` (training examples seen), or
+#: ``"auto"`` (epoch or examples when the batch size is searched, else global step).
+HFStepBy = Literal["auto", "epoch", "global_step", "examples"]
 
 
 class PruningReporter:
@@ -29,19 +32,21 @@ class PruningReporter:
         trial: The trial being trained (from ``Study.ask`` or the objective's argument).
         monitor: Name of the metric to report.
         step_by: Which counter numbers the reports.
+        allowed: The counters this framework offers (a ``Literal`` type).
     """
 
-    def __init__(self, trial: Trial, monitor: str, step_by: StepBy) -> None:
+    def __init__(self, trial: Trial, monitor: str, step_by: Any,
+                 allowed: Any = StepBy) -> None:
         if not isinstance(trial, Trial):
             raise InvalidValueError(
                 f"trial must be the bayestune.Trial being trained, got {trial!r}"
             )
         if not isinstance(monitor, str) or not monitor:
             raise InvalidValueError(f"monitor must be a metric name, got {monitor=!r}")
-        check_option("step_by", step_by, StepBy)
+        check_option("step_by", step_by, allowed)
         self.trial = trial
         self.monitor = monitor
-        self.step_by: StepBy = step_by
+        self.step_by: Any = step_by
         self.last_value: float | None = None
         self.pruned_step: int | None = None
 

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bayestune.exceptions import InvalidValueError
-from bayestune.integrations._pruning import PruningReporter, StepBy
-from bayestune.trial import Trial
+from bayestune.integrations._pruning import HFStepBy, PruningReporter
+from bayestune.trial import FrozenTrial, Trial
 
 try:
     from transformers import TrainerCallback, TrainingArguments
@@ -55,8 +55,15 @@ class BayesTuneCallback(PruningReporter, TrainerCallback):
     """Report an evaluation metric to ``trial`` and stop training when the pruner says so.
 
     After every evaluation during ``Trainer.train`` the callback reports ``monitor`` at
-    step ``state.global_step`` (or the epoch), asks the study's pruner, and on a prune
-    verdict sets ``control.should_training_stop`` so the Trainer ends the run cleanly.
+    the step that ``step_by`` counts, asks the study's pruner, and on a prune verdict sets
+    ``control.should_training_stop`` so the Trainer ends the run cleanly.
+
+    When the batch size is searched (a parameter whose name holds ``batch_size``, such as
+    ``per_device_train_batch_size``), global steps measure unequal amounts of training: a
+    batch-16 run takes twice the steps of a batch-32 run per epoch, so comparing them at
+    the same global step would prune the former after half the data. ``step_by="auto"``
+    (the default) then reports by epoch (with ``eval_strategy="epoch"``) or by training
+    examples seen (with step-based evaluation), and by global step otherwise.
     Call :meth:`check_pruned` after ``train()`` to end the trial as PRUNED. Evaluations
     outside ``train()`` (a final ``trainer.evaluate()`` on a test set) are ignored.
 
@@ -64,10 +71,13 @@ class BayesTuneCallback(PruningReporter, TrainerCallback):
         trial: The trial being trained.
         monitor: A key of the evaluation metrics; ``"eval_"`` is prepended when the bare
             name is missing, so ``"accuracy"`` finds ``"eval_accuracy"``.
-        step_by: ``"global_step"`` (default) or ``"epoch"`` (the rounded ``state.epoch``,
-            which starts at 1 with ``eval_strategy="epoch"``).
+        step_by: ``"auto"`` (default, as above), ``"global_step"``, ``"epoch"`` (the
+            rounded ``state.epoch``, which starts at 1 with ``eval_strategy="epoch"``),
+            or ``"examples"`` (``global_step`` x ``per_device_train_batch_size`` x
+            ``gradient_accumulation_steps`` x the number of processes).
 
     Attributes:
+        step_by: The counter in use (``"auto"`` is resolved when training begins).
         pruned: True once the pruner stopped training.
         pruned_step: The step at which it did, else None.
         last_value: The last reported value of ``monitor``.
@@ -78,14 +88,34 @@ class BayesTuneCallback(PruningReporter, TrainerCallback):
     """
 
     def __init__(
-        self, trial: Trial, monitor: str = "eval_loss", step_by: StepBy = "global_step"
+        self, trial: Trial, monitor: str = "eval_loss", step_by: HFStepBy = "auto"
     ) -> None:
-        PruningReporter.__init__(self, trial, monitor, step_by)
+        PruningReporter.__init__(self, trial, monitor, step_by,
+                                 allowed=HFStepBy)
+        self._asked: HFStepBy = step_by
         self._training = False
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._reset()
         self._training = True
+        self.step_by = self._resolve(args) if self._asked == "auto" else self._asked
+
+    def _resolve(self, args: Any) -> str:
+        if not any("batch_size" in name for name in self.trial.params):
+            return "global_step"
+        strategy = getattr(args, "eval_strategy", getattr(args, "evaluation_strategy", ""))
+        by_epoch = str(getattr(strategy, "value", strategy)) == "epoch"
+        logger.debug("trial %d searches the batch size: reporting by %s", self.trial.number,
+                     "epoch" if by_epoch else "examples seen")
+        return "epoch" if by_epoch else "examples"
+
+    def _step(self, args: Any, state: Any) -> int:
+        if self.step_by == "epoch":
+            return int(round(state.epoch or 0))
+        if self.step_by == "examples":
+            return int(state.global_step * args.per_device_train_batch_size
+                       * args.gradient_accumulation_steps * max(1, args.world_size))
+        return int(state.global_step)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._training = False
@@ -97,8 +127,7 @@ class BayesTuneCallback(PruningReporter, TrainerCallback):
         if not self._training:  # e.g. a final trainer.evaluate() on a test set
             return
         value = self._lookup(metrics or {}, aliases=(f"eval_{self.monitor}",))
-        step = state.global_step if self.step_by == "global_step" \
-            else int(round(state.epoch or 0))
+        step = self._step(args, state)
         stop = self._report(step, value) if state.is_world_process_zero else False
         if _broadcast_from_rank_zero(stop):
             if self.pruned_step is None:  # ranks other than 0 learn the verdict here
@@ -120,7 +149,7 @@ def _target(name: str, fields: Mapping[str, dataclasses.Field]) -> str:
 
 
 def training_arguments(
-    trial: Trial | Mapping[str, Any],
+    trial: Trial | FrozenTrial | Mapping[str, Any],
     base: TrainingArguments | Mapping[str, Any] | None = None,
     mapping: Mapping[str, str | None] | None = None,
     *,
@@ -137,12 +166,14 @@ def training_arguments(
     Transformers 5, which reads a fraction there.
 
     Args:
-        trial: The trial, or a plain dict of parameters.
+        trial: The trial, a finished one (``study.trials[-1]``, ``study.best_trial``),
+            or a plain dict of parameters.
         base: The arguments shared by every trial (a ``TrainingArguments`` or the dict of
             keyword arguments to build one); never modified.
         mapping: Parameter name -> ``TrainingArguments`` field name (or None to skip).
         trial_subdir: Put each trial's outputs in ``<output_dir>/trial-<number>`` so that
-            trials do not overwrite each other's checkpoints (only for a Trial).
+            trials do not overwrite each other's checkpoints (for a trial, running or
+            finished).
 
     Returns:
         A new ``TrainingArguments`` (of ``base``'s class when ``base`` is an instance).
@@ -151,7 +182,11 @@ def training_arguments(
         InvalidValueError: if ``mapping`` names a parameter the trial lacks or a field
             ``TrainingArguments`` does not have.
     """
-    params = dict(trial.params if isinstance(trial, Trial) else trial)
+    is_trial = isinstance(trial, (Trial, FrozenTrial))
+    if not is_trial and not isinstance(trial, Mapping):
+        raise InvalidValueError(
+            f"trial must be a Trial, a FrozenTrial or a dict of parameters, got {trial!r}")
+    params = dict(trial.params if is_trial else trial)  # type: ignore[union-attr]
     fields = _fields(type(base) if isinstance(base, TrainingArguments) else TrainingArguments)
     mapping = dict(mapping or {})
     for name, target in mapping.items():
@@ -183,8 +218,9 @@ def training_arguments(
     else:
         kwargs = dict(base or {})
         out_dir = kwargs.get("output_dir")
-    if trial_subdir and isinstance(trial, Trial) and out_dir:
-        updates.setdefault("output_dir", os.path.join(out_dir, f"trial-{trial.number}"))
+    if trial_subdir and is_trial and out_dir:
+        updates.setdefault("output_dir",
+                           os.path.join(out_dir, f"trial-{trial.number}"))  # type: ignore[union-attr]
     if isinstance(base, TrainingArguments):
         return dataclasses.replace(base, **updates)
     return TrainingArguments(**{**kwargs, **updates})

@@ -153,7 +153,8 @@ def lr_range(result: Any, *, ax: Axes | None = None) -> Axes:
         lo_y, start = float(fin.min()), float(fin[0])
         if len(raw):
             lo_y = min(lo_y, float(np.percentile(raw, 2)))
-        top = min(max(float(fin.max()), start), start + 1.5 * max(start - lo_y, 1e-12))
+        # a little of the rise past the start shows where it diverges; more squashes the rest
+        top = min(max(float(fin.max()), start), start + 0.25 * max(start - lo_y, 1e-12))
         pad = 0.08 * (top - lo_y if top > lo_y else abs(lo_y) + 1e-12)
         ax.set_ylim(lo_y - pad, top + pad)
     ax.set_xlabel("learning rate" + (" (log scale)" if d.log_x else ""))

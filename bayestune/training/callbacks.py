@@ -53,6 +53,7 @@ class RunState:
         epoch: 0-based index of the epoch in progress; in ``on_epoch_end``, the number of
             epochs completed so far (the step reported to the trial).
         step: Optimizer steps taken so far.
+        steps_per_epoch: Batches per epoch when the loader has a length, else None.
         batch_loss: Training loss of the latest batch (a float).
         initial_loss: Training loss of the first batch, before any update.
         train_losses: Mean training loss of each finished epoch.
@@ -74,6 +75,7 @@ class RunState:
     scaler: Any = None
     epoch: int = 0
     step: int = 0
+    steps_per_epoch: int | None = None
     batch_loss: float = math.nan
     initial_loss: float | None = None
     train_losses: list[float] = field(default_factory=list)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import torch
 
 from bayestune._checks import check_int, check_option, check_seed
+from bayestune._progress import Progress, progress_enabled
 from bayestune.exceptions import InvalidValueError, TrialPruned
 from bayestune.training.callbacks import (
     HOOKS,
@@ -175,6 +176,9 @@ class TorchObjective:
             the diverging / learning-slowly / overfitting flags): True (default) plugs
             in a :class:`~bayestune.diagnostics.HealthMonitor`, or pass your own; False
             records nothing extra.
+        progress: A progress bar over each run's steps, with the epoch and its train
+            and val losses: ``"auto"`` (default) in a terminal or a notebook only,
+            True, or False.
 
     Raises:
         InvalidValueError: for bad arguments, naming the value.
@@ -204,6 +208,7 @@ class TorchObjective:
         num_workers: int = 0,
         callbacks: Sequence[Callback] = (),
         health: bool | Callback = True,
+        progress: Progress = "auto",
     ) -> None:
         for name, fn in (("model_fn", model_fn), ("loss_fn", loss_fn)):
             if not callable(fn):
@@ -248,8 +253,14 @@ class TorchObjective:
             health = HealthMonitor()
         elif health is not False and not isinstance(health, Callback):
             raise InvalidValueError(f"health must be True, False or a Callback, got {health!r}")
+        bar: tuple[Callback, ...] = ()
+        if progress_enabled(progress):
+            from bayestune.training.progress import ProgressBar  # noqa: PLC0415
+
+            bar = (ProgressBar(),)
         self.callbacks: tuple[Callback, ...] = (
-            DivergenceMonitor(divergence_factor), *((health,) if health else ()), *callbacks)
+            DivergenceMonitor(divergence_factor), *((health,) if health else ()), *bar,
+            *callbacks)
         self._hooks = {h: overriding(self.callbacks, h) for h in HOOKS}
 
     def _parse_amp(self, amp: Any) -> torch.dtype | None:
@@ -355,6 +366,7 @@ class TorchObjective:
                                    warmup_steps=warmup)
         state = RunState(params=params, config=config, model=model, optimizer=optimizer,
                          scheduler=scheduler, device=self.device, trial=trial,
+                         steps_per_epoch=per_epoch,
                          scaler=_grad_scaler(self.device) if self.amp_dtype == torch.float16
                          else None)
         return state, (train, val)
