@@ -47,6 +47,8 @@ __all__ = [
     # deep learning
     "lr_range_test",
     "LRRangeResult",
+    # the live dashboard (callable: bt.dashboard("sqlite:///study.db"))
+    "dashboard",
     # submodules
     "samplers",
     "pruners",
@@ -76,6 +78,7 @@ _LAZY = {
     "diagnostics": ("bayestune.diagnostics", None),
     "lr_range_test": ("bayestune.lr_finder", "lr_range_test"),
     "LRRangeResult": ("bayestune.lr_finder", "LRRangeResult"),
+    "dashboard": ("bayestune.dashboard", None),
 }
 
 

@@ -6,6 +6,7 @@
     bayestune best   --storage tune.db --name NAME [--json]
     bayestune trials --storage tune.db --name NAME [--json]
     bayestune advise --storage tune.db --name NAME [--json]   (findings, evidence, actions)
+    bayestune dashboard sqlite:///tune.db [--port 8080] [--host 127.0.0.1]   (live web page)
 
 Every command opens the study, does one thing and exits, so any number of trainers (on
 one machine) may call it at once. Errors print one line on stderr and exit non-zero:
@@ -166,6 +167,27 @@ def cmd_advise(args: argparse.Namespace) -> None:
     print("\n\n".join(str(f) for f in findings))
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from bayestune.dashboard import EXPOSED_WARNING, dashboard, is_loopback  # noqa: PLC0415
+
+    target: Any = args.storage
+    if args.study is not None:
+        from bayestune.storage import get_storage  # noqa: PLC0415
+        from bayestune.study import load_study  # noqa: PLC0415
+
+        target = load_study(get_storage(args.storage, read_only=True), args.study)
+    handle = dashboard(target, host=args.host, port=args.port, background=True,
+                       poll_interval=args.poll)
+    if not is_loopback(args.host):
+        print(f"bayestune dashboard: warning: "
+              f"{EXPOSED_WARNING.format(host=args.host, storage=args.storage)}",
+              file=sys.stderr)
+    print(f"bayestune dashboard: {args.storage} (read-only) at {handle.url}  "
+          f"(Ctrl-C to stop)", flush=True)
+    handle.wait()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     try:
         from bayestune import demo  # noqa: PLC0415
@@ -245,6 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("studies", cmd_studies, "list the studies in a storage", study=False)
     p.add_argument("--storage", required=True)
+
+    p = command("dashboard", cmd_dashboard,
+                "serve a live web page of the studies in a storage (read-only)", study=False)
+    p.add_argument("storage", help="SQLite file: a path or 'sqlite:///path.db'")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: this machine only; 0.0.0.0 lets "
+                        "anyone on the network read the studies)")
+    p.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    p.add_argument("--study", default=None, help="open this study's page first")
+    p.add_argument("--poll", type=float, default=1.0,
+                   help="seconds between the page's checks for new trials")
 
     p = command("demo", cmd_demo, "tune a small network end to end and write a report",
                 study=False)

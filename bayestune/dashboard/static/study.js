@@ -1,0 +1,461 @@
+// A study's page: summary, convergence, trials table, importance, GP posterior panels,
+// parallel coordinates and learning curves. Polls the summary; when its token changes
+// (a trial was asked, reported or told), it reloads the panels; while a GP fit runs on
+// the server, it polls the posterior panels until the fit is ready.
+"use strict";
+
+(() => {
+  const {el, esc, fmt, duration, ago, when, chip, api, get, plot, placeholder, paramAxis, COLORS,
+         STATES} = BT;
+  const name = BT.body.study;
+  const $ = (id) => document.getElementById(id);
+
+  let token = null;
+  let summary = null;
+  let params = [];          // names, in the space's order
+  let meta = null;          // param metadata from the trials endpoint
+  let param = null;         // the parameter of the slices
+  let fitBusy = false;
+  const seen = new Set();   // trial numbers already shown (new ones flash)
+  let firstTable = true;
+  const table = {page: 0, size: 50, sort: "number", order: "desc", states: new Set(),
+                 lo: {}, hi: {}, inn: {}};
+
+  // -- summary -------------------------------------------------------------------------
+  function renderSummary(s) {
+    const best = s.best_value === null ? el("span", {text: "no completed trial yet"})
+      : el("span", {}, "best ", el("b", {text: fmt(s.best_value)}), " (",
+           el("a", {href: BT.trialPage(name, s.best_number), text: `trial ${s.best_number}`}), ")");
+    $("facts").replaceChildren(
+      el("span", {}, el("b", {text: s.direction})),
+      el("span", {}, el("b", {text: String(s.n_trials)}), " trials"),
+      el("span", {class: "chips"}, STATES.filter((st) => s.counts[st] > 0)
+        .map((st) => chip(st, s.counts[st]))),
+      best,
+      el("span", {title: when(s.last_activity)}, "last activity ", el("b", {text: ago(s.last_activity)})));
+  }
+
+  // -- trials table ----------------------------------------------------------------------
+  function tableQuery() {
+    const q = new URLSearchParams({page: table.page, size: table.size, sort: table.sort,
+                                   order: table.order});
+    for (const st of table.states) q.append("state", st);
+    for (const [k, v] of Object.entries(table.lo)) if (v !== "") q.set(`lo.${k}`, v);
+    for (const [k, v] of Object.entries(table.hi)) if (v !== "") q.set(`hi.${k}`, v);
+    for (const [k, v] of Object.entries(table.inn)) if (v !== "") q.set(`in.${k}`, v);
+    return q.toString();
+  }
+
+  function header(data) {
+    const cols = [["number", "#", true], ["state", "State"], ["value", "Value", true],
+                  ...data.params.map((p) => [`param:${p.name}`, p.name, p.type !== "categorical"]),
+                  ["duration", "Duration", true], [null, "Reason"]];
+    return el("tr", {}, cols.map(([key, label, num]) => {
+      const sorted = key === table.sort;
+      return el("th", {
+        class: [key ? "sortable" : "", num ? "num" : "", sorted ? "sorted" : "",
+                sorted && table.order === "asc" ? "asc" : ""].join(" ").trim(),
+        title: key ? "sort" : null, "data-sort": key,
+        onclick: key ? () => {
+          if (table.sort === key) table.order = table.order === "asc" ? "desc" : "asc";
+          else { table.sort = key; table.order = key === "number" ? "desc" : "asc"; }
+          table.page = 0;
+          loadTable();
+        } : null,
+      }, label);
+    }));
+  }
+
+  function row(r, data) {
+    const fresh = !firstTable && !seen.has(r.number);
+    seen.add(r.number);
+    const cls = [fresh ? "fresh" : "", summary && r.number === summary.best_number ? "best" : ""];
+    return el("tr", {class: cls.join(" ").trim() || null, "data-number": r.number,
+                     onclick: () => { location.href = BT.trialPage(name, r.number); }},
+      el("td", {class: "num"}, el("a", {href: BT.trialPage(name, r.number), text: r.number})),
+      el("td", {}, chip(r.state)),
+      el("td", {class: "num", text: fmt(r.value)}),
+      r.params.map((v, i) => el("td", {class: data.params[i].type === "categorical" ? null : "num",
+                                       text: fmt(v)})),
+      el("td", {class: "num", text: duration(r.duration)}),
+      el("td", {class: "reason", title: r.reason, text: r.reason || ""}));
+  }
+
+  async function loadTable() {
+    const data = await get(`${api(name, "trials")}?${tableQuery()}`);
+    if (!meta) { meta = data.params; buildFilters(); }
+    table.page = data.page;
+    const t = $("trials-table");
+    t.tHead.replaceChildren(header(data));
+    const tbody = t.tBodies[0];
+    if (!data.rows.length) {
+      tbody.replaceChildren(el("tr", {}, el("td", {colspan: data.params.length + 5, class: "loading",
+        text: data.total ? "No trial matches these filters." : "No trial yet."})));
+    } else {
+      tbody.replaceChildren(...data.rows.map((r) => row(r, data)));
+    }
+    firstTable = false;
+    const filtered = data.matching !== data.total ? ` (${data.matching} match the filters)` : "";
+    $("table-count").textContent = `${data.total} trials${filtered}`;
+    $("page-info").textContent = `page ${data.page + 1} of ${data.pages}`;
+    $("first-page").disabled = $("prev-page").disabled = data.page === 0;
+    $("next-page").disabled = $("last-page").disabled = data.page >= data.pages - 1;
+    $("last-page").dataset.last = data.pages - 1;
+  }
+
+  let filterTimer = null;
+  function filtersChanged() {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => { table.page = 0; loadTable(); }, 250);
+  }
+
+  function buildFilters() {
+    $("state-filter").replaceChildren(...STATES.map((st) => el("label", {title: `show ${st.toLowerCase()} trials`},
+      el("input", {type: "checkbox", value: st, onchange: (e) => {
+        if (e.target.checked) table.states.add(st); else table.states.delete(st);
+        filtersChanged();
+      }}), chip(st))));
+    $("param-filters").replaceChildren(...meta.map((p) => {
+      if (p.type === "categorical") {
+        return el("label", {}, el("span", {title: p.name, text: p.name}),
+          el("select", {onchange: (e) => { table.inn[p.name] = e.target.value; filtersChanged(); }},
+            el("option", {value: "", text: "any"}), p.choices.map((c) => el("option", {value: c, text: c}))));
+      }
+      const input = (side) => el("input", {type: "text", inputmode: "decimal",
+        placeholder: side === "lo" ? `≥ ${fmt(p.low)}` : `≤ ${fmt(p.high)}`,
+        oninput: (e) => { table[side][p.name] = e.target.value.trim(); filtersChanged(); }});
+      return el("label", {}, el("span", {title: p.name, text: p.name}), input("lo"), "–", input("hi"));
+    }));
+  }
+
+  $("clear-filters").addEventListener("click", () => {
+    table.states.clear(); table.lo = {}; table.hi = {}; table.inn = {};
+    for (const i of document.querySelectorAll("#card-trials input")) {
+      if (i.type === "checkbox") i.checked = false; else i.value = "";
+    }
+    for (const s of document.querySelectorAll("#param-filters select")) s.value = "";
+    table.page = 0;
+    loadTable();
+  });
+  $("first-page").addEventListener("click", () => { table.page = 0; loadTable(); });
+  $("prev-page").addEventListener("click", () => { table.page = Math.max(0, table.page - 1); loadTable(); });
+  $("next-page").addEventListener("click", () => { table.page += 1; loadTable(); });
+  $("last-page").addEventListener("click", () => { table.page = +$("last-page").dataset.last || 0; loadTable(); });
+  $("page-size").addEventListener("change", (e) => { table.size = +e.target.value; table.page = 0; loadTable(); });
+
+  // -- history panels --------------------------------------------------------------------
+  function hoverText(d, i) {
+    const lines = [`<b>trial ${d.numbers[i]}</b> · ${d.states[i].toLowerCase()}`,
+                   `value ${fmt(d.values[i])}`];
+    for (const p of params) lines.push(`${esc(p)} = ${esc(fmt(d.params[p][i]))}`);
+    if (d.reasons[i]) lines.push(esc(d.reasons[i]).slice(0, 120));
+    return lines.join("<br>");
+  }
+
+  function onClickTrial(div) {
+    if (div.dataset.clicks) return;
+    div.dataset.clicks = "1";
+    div.on("plotly_click", (ev) => {
+      const n = ev.points && ev.points[0] && ev.points[0].customdata;
+      if (n !== undefined && n !== null) location.href = BT.trialPage(name, n);
+    });
+  }
+
+  async function loadConvergence() {
+    const d = await get(api(name, "convergence"));
+    const div = $("plot-convergence");
+    if (!d.numbers.length) { placeholder(div, "No finished trial yet."); return; }
+    const type = d.numbers.length > 1500 ? "scattergl" : "scatter";
+    const pick = (pred) => d.numbers.map((_, i) => i).filter(pred);
+    const trace = (idx, opts) => ({type, mode: "markers", x: idx.map((i) => d.numbers[i]),
+      customdata: idx.map((i) => d.numbers[i]), hovertext: idx.map((i) => hoverText(d, i)),
+      hoverinfo: "text", ...opts});
+    const done = pick((i) => d.states[i] === "COMPLETE" && d.values[i] !== null);
+    const prunedV = pick((i) => d.states[i] === "PRUNED" && d.values[i] !== null);
+    const noValue = pick((i) => d.values[i] === null);
+    const finite = d.values.filter((v) => v !== null);
+    const log = finite.length > 1 && finite.every((v) => v > 0) &&
+      Math.max(...finite) / Math.min(...finite) > 100;
+    const traces = [
+      trace(done, {name: "complete", y: done.map((i) => d.values[i]),
+                   marker: {color: COLORS.COMPLETE, size: 6, opacity: 0.7}}),
+      trace(prunedV, {name: "pruned (last value)", y: prunedV.map((i) => d.values[i]),
+                      marker: {color: COLORS.PRUNED, size: 7, symbol: "diamond", opacity: 0.8}}),
+      {type, mode: "lines", name: "best so far", x: d.numbers, y: d.best_so_far, hoverinfo: "skip",
+       line: {color: COLORS.best, width: 2.5, shape: "hv"}},
+      trace(noValue, {name: "failed / no value", y: noValue.map(() => 1), yaxis: "y2",
+                      marker: {color: noValue.map((i) => COLORS[d.states[i]]), size: 8,
+                               symbol: "x-thin-open", line: {width: 2}}}),
+    ];
+    plot(div, traces, {
+      xaxis: {title: {text: "trial"}}, yaxis: {title: {text: "value"}, type: log ? "log" : "linear"},
+      yaxis2: {overlaying: "y", range: [0, 1.04], visible: false, fixedrange: true},
+      showlegend: true,
+    });
+    onClickTrial(div);
+  }
+
+  async function loadParallel() {
+    const r = await get(api(name, "parallel"));
+    const div = $("plot-parallel");
+    if (r.status !== "ready") { placeholder(div, r.message); return; }
+    const d = r.data;
+    const nFailed = d.failed_coords.length;
+    $("parallel-hint").textContent = `${d.numbers.length} completed trials, coloured by value` +
+      (nFailed ? `; ${nFailed} failed not drawn` : "");
+    const last = d.names.length - 1;
+    const dims = d.names.map((n, j) => ({
+      label: esc(n), values: d.coords.map((row) => row[j]), range: [0, 1],
+      tickvals: d.ticks[j].positions, ticktext: d.ticks[j].labels.map(esc)}));
+    plot(div, [{type: "parcoords", dimensions: dims,
+      line: {color: d.coords.map((row) => row[last]), cmin: 0, cmax: 1, colorscale: "Viridis",
+             reversescale: d.direction === "minimize", showscale: true,
+             colorbar: {thickness: 10, tickvals: d.ticks[last].positions,
+                        ticktext: d.ticks[last].labels, len: 0.9}}}],
+      {margin: {l: 48, r: 40, t: 46, b: 24}});
+  }
+
+  async function loadCurves() {
+    const r = await get(api(name, "curves"));
+    const div = $("plot-curves");
+    if (!r.curves.length) {
+      placeholder(div, "No trial has reported intermediate values yet (trial.report(step, value)).");
+      $("curves-hint").textContent = "intermediate values reported by each trial";
+      return;
+    }
+    $("curves-hint").textContent = r.shown < r.n_with_curves
+      ? `${r.shown} of ${r.n_with_curves} trials: the 5 best, the running ones and the latest; pruned dashed`
+      : `${r.shown} trials; pruned runs dashed and marked where they stopped`;
+    const traces = r.curves.map((c) => {
+      const color = c.best ? COLORS.best : COLORS[c.state];
+      const pruned = c.state === "PRUNED";
+      return {type: "scatter", mode: pruned ? "lines+markers" : "lines", x: c.steps, y: c.values,
+        name: `trial ${c.number}`, customdata: c.steps.map(() => c.number),
+        line: {color, width: c.best ? 2.5 : 1.3, dash: pruned ? "dot" : "solid"},
+        opacity: c.best || c.state === "RUNNING" ? 1 : 0.55,
+        marker: pruned ? {symbol: c.steps.map((_, i) => (i === c.steps.length - 1 ? "x" : "circle")),
+                          size: c.steps.map((_, i) => (i === c.steps.length - 1 ? 10 : 0)), color}
+          : {color},
+        hovertemplate: `trial ${c.number} (${c.state.toLowerCase()}${c.best ? ", among the best" : ""})` +
+          "<br>step %{x}: %{y:.4g}<extra></extra>"};
+    });
+    plot(div, traces, {showlegend: false, xaxis: {title: {text: "step"}},
+                       yaxis: {title: {text: "intermediate value"}}});
+    onClickTrial(div);
+  }
+
+  // -- GP panels ---------------------------------------------------------------------------
+  function fitStatus(panels) {
+    const ready = panels.find((p) => p.status === "ready" || p.status === "unavailable");
+    const busy = panels.some((p) => p.status === "fitting" || p.stale);
+    for (const s of document.querySelectorAll("[data-fit]")) {
+      s.classList.toggle("busy", busy);
+      if (busy && !ready) s.textContent = "fitting the GP…";
+      else if (busy) s.textContent = `refitting on new trials… (shown: ${ready.n_complete} completed)`;
+      else if (ready && ready.status === "ready")
+        s.textContent = `GP fitted on ${ready.n_complete} completed trials (${duration(ready.seconds)})`;
+      else s.textContent = "";
+    }
+    fitBusy = busy;
+  }
+
+  function nextLine(x, label) {
+    return {type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
+            line: {color: "#f08c00", width: 2, dash: "dash"}, label: {text: label, textposition: "end",
+            font: {color: "#f08c00", size: 11}}};
+  }
+
+  function drawImportance(r) {
+    const div = $("plot-importance");
+    if (r.status !== "ready") { placeholder(div, r.message || "Fitting the GP…"); return; }
+    const d = r.data;
+    const names = [...d.names].reverse();
+    const traces = [{type: "bar", orientation: "h", name: "total (with interactions)",
+                     y: names.map(esc), x: [...d.importance].reverse(), marker: {color: COLORS.COMPLETE},
+                     hovertemplate: "%{y}: %{x:.3f}<extra>total</extra>"}];
+    if (d.first_order) {
+      traces.push({type: "bar", orientation: "h", name: "alone (first order)", y: names.map(esc),
+                   x: [...d.first_order].reverse(), marker: {color: "#a5b4f3"},
+                   hovertemplate: "%{y}: %{x:.3f}<extra>first order</extra>"});
+    }
+    plot(div, traces, {barmode: "group", showlegend: true, xaxis: {title: {text: "share of variance"}, rangemode: "tozero"},
+                       margin: {l: 10}, yaxis: {automargin: true}});
+  }
+
+  function drawSlice(r) {
+    const div = $("plot-slice");
+    if (r.status !== "ready") { placeholder(div, r.message || "Fitting the GP…"); return; }
+    const d = r.data;
+    $("slice-title").textContent = `Posterior along ${d.param}: median and 95% band`;
+    const fixed = Object.entries(d.fixed).map(([k, v]) => `${k} = ${fmt(v)}`).join(", ");
+    $("slice-fixed").textContent = fixed ? `Other parameters held at the best trial's: ${fixed}` : "";
+    const cat = d.categorical;
+    const obsX = cat ? d.observed_x.map((x, i) => x + 0.12 * Math.sin(i * 12.9898)) : d.observed_x;
+    const traces = cat ? [
+      {type: "scatter", mode: "markers", name: "median and 95%", x: d.x, y: d.mean,
+       error_y: {type: "data", array: d.upper.map((u, i) => u - d.mean[i]),
+                 arrayminus: d.mean.map((m, i) => m - d.lower[i]), color: COLORS.COMPLETE},
+       marker: {color: COLORS.COMPLETE, size: 10, symbol: "line-ew-open", line: {width: 3}},
+       hovertemplate: "median %{y:.4g}<extra></extra>"},
+    ] : [
+      {type: "scatter", mode: "lines", x: d.x, y: d.upper, line: {width: 0}, hoverinfo: "skip", showlegend: false},
+      {type: "scatter", mode: "lines", x: d.x, y: d.lower, line: {width: 0}, fill: "tonexty",
+       fillcolor: COLORS.band, name: "95% band", hoverinfo: "skip"},
+      {type: "scatter", mode: "lines", x: d.x, y: d.mean, name: "median", line: {color: COLORS.COMPLETE, width: 2.2},
+       hovertemplate: `${esc(d.param)} = %{x:.4g}<br>median %{y:.4g}<extra></extra>`},
+    ];
+    traces.push({type: "scatter", mode: "markers", name: "observed", x: obsX, y: d.observed_y,
+                 marker: {color: "#1d2330", size: 5, opacity: 0.55},
+                 hovertemplate: `${esc(d.param)} = %{x:.4g}<br>value %{y:.4g}<extra>observed</extra>`});
+    const minimize = d.direction === "minimize";
+    const ys = d.observed_y.map((v) => (v === null ? NaN : (minimize ? v : -v)));
+    if (ys.some(Number.isFinite)) {
+      const i = ys.indexOf(Math.min(...ys.filter(Number.isFinite)));
+      traces.push({type: "scatter", mode: "markers", name: "best trial", x: [obsX[i]], y: [d.observed_y[i]],
+                   marker: {symbol: "star", size: 14, color: COLORS.best, line: {color: "#fff", width: 1}},
+                   hovertemplate: `${esc(d.param)} = %{x:.4g}<br>value %{y:.4g}<extra>best trial</extra>`});
+    }
+    if (d.failed_x.length) {
+      const edge = minimize ? 0.97 : 0.03;
+      traces.push({type: "scatter", mode: "markers", name: "failed", x: d.failed_x, y: d.failed_x.map(() => edge),
+                   yaxis: "y2", marker: {color: COLORS.FAILED, symbol: "x-thin-open", size: 8, line: {width: 2}},
+                   hovertemplate: `${esc(d.param)} = %{x:.4g}<extra>failed</extra>`});
+    }
+    const shapes = [];
+    if (r.next_params && r.next_params[d.param] !== undefined && !cat) {
+      shapes.push(nextLine(r.next_params[d.param], "next"));
+    }
+    const logY = BT.wantsLog(d.mean, d.observed_y);
+    const yaxis = {title: {text: minimize ? "value (lower is better)" : "value (higher is better)"},
+                   type: logY ? "log" : "linear", range: BT.valueRange([d.mean, d.observed_y], [d.lower, d.upper], logY)};
+    plot(div, traces, {xaxis: paramAxis(d.param, d.log, d.choices), yaxis,
+                       yaxis2: {overlaying: "y", range: [0, 1], visible: false, fixedrange: true},
+                       shapes, showlegend: true});
+  }
+
+  function drawAcquisition(r) {
+    const div = $("plot-acq");
+    if (r.status !== "ready") { placeholder(div, r.message || "Fitting the GP…"); return; }
+    const d = r.data;
+    $("acq-title").textContent = `Acquisition (log EI) and P(ok) along ${d.param}`;
+    const mode = d.categorical ? "markers" : "lines";
+    const traces = [
+      {type: "scatter", mode, name: "log EI", x: d.x, y: d.acquisition, line: {color: "#7048e8", width: 2},
+       marker: {color: "#7048e8", size: 9}, hovertemplate: `${esc(d.param)} = %{x:.4g}<br>log EI %{y:.4g}<extra></extra>`},
+      {type: "scatter", mode, name: "P(ok)", x: d.x, y: d.feasibility, yaxis: "y2",
+       line: {color: COLORS.FAILED, width: 1.6, dash: "dash"}, marker: {color: COLORS.FAILED, size: 8},
+       hovertemplate: "P(ok) %{y:.3f}<extra></extra>"},
+      {type: "scatter", mode: "markers", name: "observed", x: d.observed_x, y: d.observed_x.map(() => 0.01),
+       yaxis: "y2", marker: {symbol: "line-ns-open", color: "#1d2330", size: 9, opacity: 0.5},
+       hoverinfo: "skip"},
+    ];
+    const shapes = d.next_x !== null && !d.categorical ? [nextLine(d.next_x, "next")] : [];
+    // log EI falls by thousands where P(ok) is ~0: show the top 30 nats (as the matplotlib
+    // plot does), where the choice is made
+    const finite = d.acquisition.filter((v) => v !== null);
+    const top = Math.max(...finite);
+    const bottom = d.categorical ? Math.min(...finite) : Math.max(Math.min(...finite), top - 30);
+    const pad = 0.06 * Math.max(top - bottom, 1);
+    if (d.next_x !== null && d.categorical) {
+      traces.push({type: "scatter", mode: "markers", name: "next", x: [d.next_x],
+                   y: [d.acquisition[Math.round(d.next_x)]],
+                   marker: {symbol: "star", size: 15, color: "#f08c00"}, hoverinfo: "name"});
+    }
+    plot(div, traces, {xaxis: paramAxis(d.param, d.log, d.choices),
+                       yaxis: {title: {text: "log expected improvement"}, range: [bottom - pad, top + pad]},
+                       yaxis2: {overlaying: "y", side: "right", range: [0, 1.05], title: {text: "P(ok)"},
+                                showgrid: false, zeroline: false, tickvals: [0, 0.25, 0.5, 0.75, 1]},
+                       margin: {r: 50}, shapes, showlegend: true});
+  }
+
+  function drawContour(r) {
+    const div = $("plot-contour");
+    if (r.status !== "ready") { placeholder(div, r.message || "Fitting the GP…"); return; }
+    const d = r.data;
+    const traces = [
+      {type: "contour", x: d.x, y: d.y, z: d.mean, colorscale: "Viridis",
+       reversescale: d.direction === "minimize", ncontours: 18, line: {width: 0.4, color: "rgba(255,255,255,0.4)"},
+       colorbar: {thickness: 10, title: {text: "median", side: "right"}},
+       hovertemplate: `${esc(d.x_param)} = %{x:.4g}<br>${esc(d.y_param)} = %{y:.4g}<br>median %{z:.4g}<extra></extra>`},
+      {type: "scatter", mode: "markers", name: "observed", x: d.observed_x, y: d.observed_y,
+       customdata: d.observed_values,
+       marker: {color: "#fff", size: 6, line: {color: "#1d2330", width: 1}},
+       hovertemplate: `${esc(d.x_param)} = %{x:.4g}<br>${esc(d.y_param)} = %{y:.4g}<br>value %{customdata:.4g}<extra>observed</extra>`},
+    ];
+    if (d.failed_x.length) {
+      traces.push({type: "scatter", mode: "markers", name: "failed", x: d.failed_x, y: d.failed_y,
+                   marker: {color: COLORS.FAILED, symbol: "x", size: 8}, hoverinfo: "name"});
+    }
+    if (d.next_point) {
+      traces.push({type: "scatter", mode: "markers", name: "next suggestion", x: [d.next_point[0]],
+                   y: [d.next_point[1]], marker: {symbol: "star", size: 17, color: "#f08c00",
+                   line: {color: "#fff", width: 1.2}}, hoverinfo: "name"});
+    }
+    plot(div, traces, {xaxis: paramAxis(d.x_param, d.x_log, d.x_choices),
+                       yaxis: paramAxis(d.y_param, d.y_log, d.y_choices), showlegend: true});
+  }
+
+  async function loadPosterior() {
+    const cx = $("contour-x").value;
+    const cy = $("contour-y").value;
+    const q = (p) => `?param=${encodeURIComponent(p)}`;
+    const jobs = [get(api(name, "importance")), get(api(name, "slice") + q(param)),
+                  get(api(name, "acquisition") + q(param))];
+    if (params.length > 1) {
+      jobs.push(get(`${api(name, "contour")}?x=${encodeURIComponent(cx)}&y=${encodeURIComponent(cy)}`));
+    }
+    const [imp, sl, acq, con] = await Promise.all(jobs);
+    drawImportance(imp);
+    drawSlice(sl);
+    drawAcquisition(acq);
+    if (con) drawContour(con);
+    fitStatus([imp, sl, acq, con].filter(Boolean));
+  }
+
+  async function loadSlices() {
+    const q = `?param=${encodeURIComponent(param)}`;
+    const [sl, acq] = await Promise.all([get(api(name, "slice") + q), get(api(name, "acquisition") + q)]);
+    drawSlice(sl);
+    drawAcquisition(acq);
+  }
+
+  function buildPickers() {
+    param = params[0];
+    $("param-picker").replaceChildren(...params.map((p) => el("button", {
+      type: "button", "data-param": p, class: p === param ? "active" : null, text: p,
+      onclick: (e) => {
+        param = p;
+        for (const b of $("param-picker").children) b.classList.toggle("active", b === e.target);
+        loadSlices();
+      }})));
+    for (const [id, i] of [["contour-x", 0], ["contour-y", 1]]) {
+      $(id).replaceChildren(...params.map((p) => el("option", {value: p, text: p})));
+      $(id).value = params[Math.min(i, params.length - 1)];
+      $(id).addEventListener("change", () => {
+        if ($("contour-x").value === $("contour-y").value) {
+          const other = id === "contour-x" ? "contour-y" : "contour-x";
+          $(other).value = params.find((p) => p !== $(id).value);
+        }
+        get(`${api(name, "contour")}?x=${encodeURIComponent($("contour-x").value)}&y=${encodeURIComponent($("contour-y").value)}`)
+          .then(drawContour);
+      });
+    }
+    if (params.length < 2) placeholder($("plot-contour"), "The contour needs two parameters; this space has one.");
+  }
+
+  // -- polling -------------------------------------------------------------------------------
+  async function tick() {
+    const s = await get(api(name, "summary"));
+    summary = s;
+    renderSummary(s);
+    if (!params.length) { params = s.params; buildPickers(); }
+    if (s.token !== token) {
+      token = s.token;
+      await Promise.all([loadTable(), loadConvergence(), loadParallel(), loadCurves(), loadPosterior()]);
+    } else if (fitBusy) {
+      await loadPosterior();
+    }
+  }
+
+  BT.every(tick);
+})();
