@@ -183,7 +183,7 @@ class _Dashboard:
             study = self.study(request)
             trials = study.trials
             token = study_state(study, trials).token
-            compute = {"convergence": lambda: _views.convergence(study, trials),
+            compute = {"convergence": lambda: _views.convergence(study),
                        "parallel": lambda: _views.parallel(study),
                        "curves": lambda: _views.curves(study, trials)}[kind]
             return _JSON(self.cached((study.name, kind, token), compute))

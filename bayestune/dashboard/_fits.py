@@ -8,7 +8,7 @@ say so, and while a newer one runs they keep showing the last one, marked stale.
 A fit is keyed by the study's finished trials (:func:`fit_key`): polling an unchanged
 study never refits, and at most one fit per study runs at a time, however fast trials
 arrive (the next one starts, on the latest trials, when the page asks after the
-running one is done). The fitting thread runs at a lower CPU priority (``nice +10``
+running one is done and rested as long as it ran). The fitting thread runs at a lower CPU priority (``nice +10``
 where the OS allows it), so workers on the same machine keep their share.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -125,6 +126,7 @@ class _Entry:
     fit: Fit | None = None
     running: Future[Fit] | None = None
     fits: int = 0
+    done_at: float = -math.inf
 
 
 class FitCache:
@@ -132,11 +134,16 @@ class FitCache:
 
     Args:
         fit: The fitting function (``fit_study``; tests may count calls).
+        rest: After a fit of ``s`` seconds, the next one of that study waits
+            ``rest * s`` seconds: while trials arrive faster than the GP fits, the fitting
+            thread works at most ``1 / (1 + rest)`` of the time (half by default), and the
+            panels show the last fit, marked stale, meanwhile.
     """
 
-    def __init__(self, fit: Callable[[Study, Sequence[FrozenTrial]], Fit] = fit_study
-                 ) -> None:
+    def __init__(self, fit: Callable[[Study, Sequence[FrozenTrial]], Fit] = fit_study,
+                 rest: float = 1.0) -> None:
         self._fit = fit
+        self._rest = float(rest)
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayestune-fit",
@@ -153,7 +160,9 @@ class FitCache:
             entry = self._entries.setdefault(study.name, _Entry())
             if entry.fit is not None and entry.fit.key == key:
                 return entry.fit, False
-            if entry.running is None:
+            resting = entry.fit is not None and \
+                time.monotonic() < entry.done_at + self._rest * entry.fit.seconds
+            if entry.running is None and not resting:
                 entry.running = self._pool.submit(self._run, study.name, study, list(trials))
             return entry.fit, True
 
@@ -166,6 +175,7 @@ class FitCache:
         with self._lock:  # stored before the future completes: wait() then sees it
             entry = self._entries[name]
             entry.running = None
+            entry.done_at = time.monotonic()
             if fit is not None:
                 entry.fit = fit
                 entry.fits += 1

@@ -23,7 +23,8 @@ def fit_info(fit: Fit | None, stale: bool) -> dict[str, Any]:
     if fit is None:
         return {"status": "fitting", "stale": stale}
     info = {"status": "ready" if fit.surrogate is not None else "unavailable",
-            "stale": stale, "seconds": round(fit.seconds, 3), **fit.counts}
+            "stale": stale, "fit_id": f"{fit.key[0]}-{fit.key[1]}",
+            "seconds": round(fit.seconds, 3), **fit.counts}
     if fit.message:
         info["message"] = fit.message
     return info

@@ -216,9 +216,10 @@ def _params_columns(trials: Sequence[FrozenTrial], numbers: Sequence[int],
     return {n: [jsonable(trials[i].params.get(n)) for i in numbers] for n in names}
 
 
-def convergence(study: Study, trials: Sequence[FrozenTrial]) -> dict[str, Any]:
+def convergence(study: Study) -> dict[str, Any]:
     """:func:`bayestune.plot.convergence_data`, plus each point's params for the hover."""
     data = plot.convergence_data(study)
+    trials = study.trials  # read after: it holds every trial the data saw (and maybe more)
     out = jsonable(data)
     out["best_value"] = jsonable(data.best_value)
     numbers = data.numbers.tolist()

@@ -208,11 +208,10 @@
       label: esc(n), values: d.coords.map((row) => row[j]), range: [0, 1],
       tickvals: d.ticks[j].positions, ticktext: d.ticks[j].labels.map(esc)}));
     plot(div, [{type: "parcoords", dimensions: dims,
+      // coloured as the value axis (the last one) reads: bright is better
       line: {color: d.coords.map((row) => row[last]), cmin: 0, cmax: 1, colorscale: "Viridis",
-             reversescale: d.direction === "minimize", showscale: true,
-             colorbar: {thickness: 10, tickvals: d.ticks[last].positions,
-                        ticktext: d.ticks[last].labels, len: 0.9}}}],
-      {margin: {l: 48, r: 40, t: 46, b: 24}});
+             reversescale: d.direction === "minimize", showscale: false}}],
+      {margin: {l: 48, r: 48, t: 46, b: 24}});
   }
 
   async function loadCurves() {
@@ -239,7 +238,9 @@
         hovertemplate: `trial ${c.number} (${c.state.toLowerCase()}${c.best ? ", among the best" : ""})` +
           "<br>step %{x}: %{y:.4g}<extra></extra>"};
     });
-    plot(div, traces, {showlegend: false, xaxis: {title: {text: "step"}},
+    const steps = r.curves.flatMap((c) => c.steps);
+    const few = Math.max(...steps) - Math.min(...steps) <= 12;
+    plot(div, traces, {showlegend: false, xaxis: few ? {title: {text: "step"}, dtick: 1} : {title: {text: "step"}},
                        yaxis: {title: {text: "intermediate value"}}});
     onClickTrial(div);
   }
@@ -395,6 +396,15 @@
                        yaxis: paramAxis(d.y_param, d.y_log, d.y_choices), showlegend: true});
   }
 
+  // A GP panel is redrawn only when its fit or its view changed.
+  const drawn = {};
+  function changed(panel, r, view) {
+    const sig = `${r.status}|${r.fit_id}|${r.stale}|${view}|${r.message || ""}`;
+    if (drawn[panel] === sig) return false;
+    drawn[panel] = sig;
+    return true;
+  }
+
   async function loadPosterior() {
     const cx = $("contour-x").value;
     const cy = $("contour-y").value;
@@ -405,18 +415,18 @@
       jobs.push(get(`${api(name, "contour")}?x=${encodeURIComponent(cx)}&y=${encodeURIComponent(cy)}`));
     }
     const [imp, sl, acq, con] = await Promise.all(jobs);
-    drawImportance(imp);
-    drawSlice(sl);
-    drawAcquisition(acq);
-    if (con) drawContour(con);
+    if (changed("importance", imp, "")) drawImportance(imp);
+    if (changed("slice", sl, param)) drawSlice(sl);
+    if (changed("acq", acq, param)) drawAcquisition(acq);
+    if (con && changed("contour", con, `${cx}|${cy}`)) drawContour(con);
     fitStatus([imp, sl, acq, con].filter(Boolean));
   }
 
   async function loadSlices() {
     const q = `?param=${encodeURIComponent(param)}`;
     const [sl, acq] = await Promise.all([get(api(name, "slice") + q), get(api(name, "acquisition") + q)]);
-    drawSlice(sl);
-    drawAcquisition(acq);
+    if (changed("slice", sl, param)) drawSlice(sl);
+    if (changed("acq", acq, param)) drawAcquisition(acq);
   }
 
   function buildPickers() {
@@ -436,14 +446,45 @@
           const other = id === "contour-x" ? "contour-y" : "contour-x";
           $(other).value = params.find((p) => p !== $(id).value);
         }
+        const view = `${$("contour-x").value}|${$("contour-y").value}`;
         get(`${api(name, "contour")}?x=${encodeURIComponent($("contour-x").value)}&y=${encodeURIComponent($("contour-y").value)}`)
-          .then(drawContour);
+          .then((r) => { if (changed("contour", r, view)) drawContour(r); });
       });
     }
     if (params.length < 2) placeholder($("plot-contour"), "The contour needs two parameters; this space has one.");
   }
 
   // -- polling -------------------------------------------------------------------------------
+  // Each panel reloads on its own, so a slow redraw never holds up the table. A panel
+  // asked to reload while it loads reloads once more after. The plots (not the table)
+  // rest twice as long as their last load took (1.5 s to 10 s) between
+  // reloads: while trials pour in, drawing never hogs the page.
+  const loaders = {table: loadTable, convergence: loadConvergence, parallel: loadParallel,
+                   curves: loadCurves, posterior: loadPosterior};
+  const loading = {};
+  const again = {};
+  const lastEnd = {};
+  const lastCost = {};
+  const timers = {};
+  function reload(key) {
+    if (loading[key]) { again[key] = true; return; }
+    const wait = key === "table" ? 0
+      : (lastEnd[key] || -1e9) + Math.min(10000, Math.max(1500, 2 * (lastCost[key] || 0))) - performance.now();
+    if (wait > 0) {
+      if (!timers[key]) timers[key] = setTimeout(() => { timers[key] = null; reload(key); }, wait);
+      return;
+    }
+    loading[key] = true;
+    const t0 = performance.now();
+    loaders[key]().catch((e) => console.warn(key, e)).finally(() => {
+      lastEnd[key] = performance.now();
+      lastCost[key] = lastEnd[key] - t0;
+      if (window.BT_TRACE) console.info(`panel ${key} ${Math.round(lastCost[key])} ms`);
+      loading[key] = false;
+      if (again[key]) { again[key] = false; reload(key); }
+    });
+  }
+
   async function tick() {
     const s = await get(api(name, "summary"));
     summary = s;
@@ -451,9 +492,9 @@
     if (!params.length) { params = s.params; buildPickers(); }
     if (s.token !== token) {
       token = s.token;
-      await Promise.all([loadTable(), loadConvergence(), loadParallel(), loadCurves(), loadPosterior()]);
+      for (const key of Object.keys(loaders)) reload(key);
     } else if (fitBusy) {
-      await loadPosterior();
+      reload("posterior");
     }
   }
 

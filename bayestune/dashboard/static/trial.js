@@ -67,10 +67,13 @@
         y0: 0, y1: 1, line: {color: COLORS.best, dash: "dash"}, label: {text: "best epoch", textposition: "end",
         font: {size: 11, color: COLORS.best}}}] : [];
       const flags = Object.keys(c.flags || {});
-      plot(training, traces, {xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: "loss"}}, shapes,
-                              showlegend: true,
-                              title: flags.length ? {text: esc(`flags: ${flags.join(", ")}`), font: {size: 12}} : undefined,
-                              margin: {t: flags.length ? 30 : 8}});
+      const layout = {xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: "loss"}}, shapes,
+                      showlegend: true};
+      if (flags.length) {
+        layout.title = {text: esc(`flags: ${flags.join(", ")}`), font: {size: 12}};
+        layout.margin = {t: 56};
+      }
+      plot(training, traces, layout);
     }
   }
 
