@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import math
 import sqlite3
+import subprocess
+import sys
 import threading
 import urllib.parse
 
@@ -416,3 +418,52 @@ def test_a_trial_told_while_the_convergence_is_computed_is_no_error(tmp_path, mo
         monkeypatch.setattr(plot, "convergence_data", told_meanwhile)
         r = c.get(_api("convergence"))
         assert r.status_code == 200 and r.json()["numbers"][-1] == 3
+
+
+def test_a_fit_rests_as_long_as_it_ran_before_the_next(tmp_path):
+    study = bt.Study(SPACE, name=NAME, sampler=bt.samplers.RandomSampler(seed=5))
+    _fill(study, 6)
+    calls = []
+
+    def counted(s, trials):
+        calls.append(len(trials))
+        return fit_study(s, trials)
+
+    cache = FitCache(counted, rest=1000.0)
+    cache.get(study, study.trials)
+    assert cache.wait(NAME, 300) is not None
+    study.tell(study.ask(), 0.5)
+    fit, stale = cache.get(study, study.trials)
+    assert stale and fit.counts["n_finished"] == 6  # the last fit, while it rests
+    cache.wait(NAME, 5)
+    assert calls == [6]
+
+
+def test_the_trial_endpoint_carries_its_training_curves(tmp_path):
+    study = bt.Study(SPACE, name=NAME, sampler=bt.samplers.RandomSampler(seed=6))
+    t = study.ask()
+    t.set_user_attr("train_loss", [1.0, 0.6, 0.4, 0.3])
+    t.set_user_attr("val_loss", [1.1, 0.8, 0.7, 0.75])
+    study.tell(t, 0.7)
+    with TestClient(create_app(study), base_url="http://127.0.0.1") as c:
+        got = c.get(_api("trials/0")).json()["training"]
+    assert got == jsonable(plot.training_curves_data(study, [0]).curves[0])
+    assert got["best_epoch"] == 3
+
+
+def test_quitting_never_waits_for_a_running_fit():
+    # A fit of thousands of trials takes a while; Ctrl-C must not wait for it.
+    code = (
+        "import threading, bayestune as bt\n"
+        "from bayestune.dashboard._fits import FitCache\n"
+        "study = bt.Study(bt.Space({'x': bt.Float(0, 1)}),"
+        " sampler=bt.samplers.RandomSampler(seed=0))\n"
+        "study.tell(study.ask(), 0.5)\n"
+        "forever = threading.Event()\n"
+        "cache = FitCache(lambda s, t: forever.wait())\n"
+        "cache.get(study, study.trials)\n"
+        "cache.close()\n"
+        "print('bye')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "bye"

@@ -1,15 +1,16 @@
 """GP fits for the posterior panels: one per study state, off the request path.
 
 A fit (``bayestune.plot.fit_surrogate``), the importance (``bayestune.plot.importance_data``)
-and the sampler's next suggestion take seconds, so they run in one background thread
-and a page never waits for them: until the first fit of a study is ready its panels
+and the sampler's next suggestion take seconds, so they run in a background thread
+(one fit at a time, whatever the study) and a page never waits for them: until the first fit of a study is ready its panels
 say so, and while a newer one runs they keep showing the last one, marked stale.
 
 A fit is keyed by the study's finished trials (:func:`fit_key`): polling an unchanged
 study never refits, and at most one fit per study runs at a time, however fast trials
 arrive (the next one starts, on the latest trials, when the page asks after the
-running one is done and rested as long as it ran). The fitting thread runs at a lower CPU priority (``nice +10``
-where the OS allows it), so workers on the same machine keep their share.
+running one is done and rested as long as it ran). The fitting thread runs at a lower
+CPU priority (``nice +10`` where the OS allows it), so workers on the same machine keep
+their share.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +124,7 @@ def fit_study(study: Study, trials: Sequence[FrozenTrial]) -> Fit:
 @dataclass
 class _Entry:
     fit: Fit | None = None
-    running: Future[Fit] | None = None
+    running: threading.Event | None = None  # set when the running fit is done
     fits: int = 0
     done_at: float = -math.inf
 
@@ -146,8 +146,8 @@ class FitCache:
         self._rest = float(rest)
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayestune-fit",
-                                        initializer=_lower_priority)
+        self._one_at_a_time = threading.Semaphore(1)  # one fit at a time, all studies
+        self._closed = False
 
     def get(self, study: Study, trials: Sequence[FrozenTrial]) -> tuple[Fit | None, bool]:
         """The latest fit of ``study``, and whether it is behind ``trials``.
@@ -162,24 +162,31 @@ class FitCache:
                 return entry.fit, False
             resting = entry.fit is not None and \
                 time.monotonic() < entry.done_at + self._rest * entry.fit.seconds
-            if entry.running is None and not resting:
-                entry.running = self._pool.submit(self._run, study.name, study, list(trials))
+            if entry.running is None and not resting and not self._closed:
+                entry.running = done = threading.Event()
+                # a daemon thread: quitting the dashboard never waits for a fit to end
+                threading.Thread(target=self._run, args=(study.name, study, list(trials), done),
+                                 name="bayestune-fit", daemon=True).start()
             return entry.fit, True
 
-    def _run(self, name: str, study: Study, trials: list[FrozenTrial]) -> Fit | None:
+    def _run(self, name: str, study: Study, trials: list[FrozenTrial],
+             done: threading.Event) -> None:
+        fit: Fit | None = None
         try:
-            fit: Fit | None = self._fit(study, trials)
+            with self._one_at_a_time:
+                _lower_priority()
+                fit = self._fit(study, trials)
         except Exception as e:  # noqa: BLE001 - fit_study catches; this guards a bug
             logger.exception("dashboard: fitting study %r raised %r", name, e)
-            fit = None
-        with self._lock:  # stored before the future completes: wait() then sees it
-            entry = self._entries[name]
-            entry.running = None
-            entry.done_at = time.monotonic()
-            if fit is not None:
-                entry.fit = fit
-                entry.fits += 1
-        return fit
+        finally:
+            with self._lock:  # stored before ``done`` is set: wait() then sees it
+                entry = self._entries[name]
+                entry.running = None
+                entry.done_at = time.monotonic()
+                if fit is not None:
+                    entry.fit = fit
+                    entry.fits += 1
+            done.set()
 
     def wait(self, name: str, timeout: float | None = None) -> Fit | None:
         """Block until the running fit of ``name`` (if any) is done; the latest fit."""
@@ -187,8 +194,7 @@ class FitCache:
             entry = self._entries.get(name)
             running = entry.running if entry else None
         if running is not None:
-            with contextlib.suppress(Exception):
-                running.result(timeout)
+            running.wait(timeout)
         with self._lock:
             entry = self._entries.get(name)
             return entry.fit if entry else None
@@ -200,4 +206,5 @@ class FitCache:
             return entry.fits if entry else 0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Start no more fits (a running one ends with the process, if not before)."""
+        self._closed = True
