@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -184,6 +185,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"bayestune dashboard: {args.storage} (read-only) at {handle.url}  "
           f"(Ctrl-C to stop)", flush=True)
+
+    def quit_(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and a plain kill both stop it at once (SIGINT too when started in the
+    # background of a shell, which starts it ignored).
+    signal.signal(signal.SIGINT, quit_)
+    signal.signal(signal.SIGTERM, quit_)
     handle.wait()
     return 0
 

@@ -362,12 +362,12 @@ def test_everything_is_served_locally(client):
     js = client.get("/static/plotly.min.js")
     assert js.status_code == 200 and js.text == get_plotlyjs()
     page = client.get(f"/study/{NAME}").text
-    for asset in ("/static/dashboard.css", "/static/common.js", "/static/study.js",
+    for asset in ("/static/dashboard.css", "/static/common.js", "/static/study.js", "/static/gp.js",
                   "/static/plotly.min.js", "/static/favicon.svg"):
         assert asset in page and client.get(asset).status_code == 200
     for path in ("/", f"/study/{NAME}", f"/trial/{NAME}/0", "/static/common.js",
                  "/static/study.js", "/static/studies.js", "/static/trial.js",
-                 "/static/dashboard.css"):
+                 "/static/gp.js", "/static/dashboard.css"):
         body = client.get(path).text
         assert "http://" not in body and "https://" not in body, path  # no CDN, no fonts
 

@@ -126,16 +126,21 @@ def test_without_the_extra_the_error_says_what_to_install(tmp_path, monkeypatch)
 
 
 # -- the command line ----------------------------------------------------------------------
-def _start_cli(*args: str) -> tuple[subprocess.Popen, str]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell's background job starts
+
+
+def _start_cli(*args: str, background: bool = False) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "bayestune.cli", "dashboard", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_ignore_sigint if background else None)
     line = proc.stdout.readline()
     return proc, line
 
 
-def _stop(proc: subprocess.Popen) -> tuple[int, str]:
-    proc.send_signal(signal.SIGINT)
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> tuple[int, str]:
+    proc.send_signal(sig)
     try:
         _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -144,15 +149,18 @@ def _stop(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def test_the_command_prints_the_url_serves_and_stops_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize(("sig", "background"), [
+    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_the_command_prints_the_url_serves_and_stops_on_ctrl_c_or_kill(tmp_path, sig,
+                                                                      background):
     url = _db(tmp_path)
-    proc, line = _start_cli(url, "--port", "0")
+    proc, line = _start_cli(url, "--port", "0", background=background)
     try:
         assert "(read-only) at http://127.0.0.1:" in line, line + proc.stderr.read()
         address = line.split(" at ")[1].split()[0]
         assert _get(address + "api/studies")["studies"][0]["n_trials"] == 1
     finally:
-        code, err = _stop(proc)
+        code, err = _stop(proc, sig)
     assert code == 0 and "warning" not in err
 
 

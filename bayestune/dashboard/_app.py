@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _CACHE = 256  # JSON bodies kept, keyed by study, view and change token
+_SCRIPTS = {"studies": ("studies",), "study": ("gp", "study"), "trial": ("trial",)}
 
 
 class _JSON(Response):
@@ -119,7 +120,8 @@ class _Dashboard:
                   "study_url": esc(urllib.parse.quote(study, safe=""))}
         filled = self._templates["page"].safe_substitute(
             values, title=esc(title), page=kind, storage=esc(self.source.label),
-            poll=str(self.poll_interval),
+            poll=str(self.poll_interval), scripts="\n".join(
+                f'<script src="/static/{js}.js" defer></script>' for js in _SCRIPTS[kind]),
             mode="read-only" if self.source.read_only else "in this process",
             body=self._templates[kind].safe_substitute(values))
         return HTMLResponse(filled)

@@ -26,12 +26,25 @@ def _float(v: float) -> float | None:
 
 def _array(a: np.ndarray) -> Any:
     if a.dtype.kind == "f":
-        if a.ndim == 1:
-            return [v if math.isfinite(v) else None for v in a.tolist()]
-        return [_array(row) for row in a]
+        finite = np.isfinite(a)
+        if finite.all():
+            return a.tolist()
+        out = a.astype(object)
+        out[~finite] = None
+        return out.tolist()
     if a.dtype.kind in "iub":
         return a.tolist()
     return [jsonable(v) for v in a.tolist()]
+
+
+def _item(v: Any) -> Any:
+    """:func:`jsonable` with the common cases first (lists of 10,000 numbers are common)."""
+    t = type(v)
+    if t is float:
+        return v if math.isfinite(v) else None
+    if t is int or t is str or t is bool or v is None:
+        return v
+    return jsonable(v)
 
 
 def jsonable(obj: Any) -> Any:
@@ -52,9 +65,9 @@ def jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): _item(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in obj]
+        return [_item(v) for v in obj]
     return str(obj)
 
 

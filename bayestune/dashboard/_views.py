@@ -213,7 +213,7 @@ def trials_page(study: Study, trials: Sequence[FrozenTrial], q: TableQuery) -> d
 def _params_columns(trials: Sequence[FrozenTrial], numbers: Sequence[int],
                     names: Sequence[str]) -> dict[str, list[Any]]:
     """For the hover text: each param's value for each listed trial number."""
-    return {n: [jsonable(trials[i].params.get(n)) for i in numbers] for n in names}
+    return {n: jsonable([trials[i].params.get(n) for i in numbers]) for n in names}
 
 
 def convergence(study: Study) -> dict[str, Any]:
