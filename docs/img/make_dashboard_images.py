@@ -83,7 +83,8 @@ def main() -> None:
     try:
         shot(driver, root + f"study/{q}", os.path.join(HERE, "dashboard-study.png"), wait=60)
         study = bt.load_study(url, NAME)
-        pruned = next(t.number for t in study.trials if t.state.value == "PRUNED")
+        pruned = max((t for t in study.trials if t.state.value == "PRUNED"),
+                     key=lambda t: (len(t.intermediate_values), -t.number)).number
         shot(driver, root + f"trial/{q}/{pruned}", os.path.join(HERE, "dashboard-trial.png"))
         driver.set_window_size(1366, 300)
         driver.get(root)

@@ -223,8 +223,8 @@
       return;
     }
     $("curves-hint").textContent = r.shown < r.n_with_curves
-      ? `${r.shown} of ${r.n_with_curves} trials: the 5 best, the running ones and the latest; pruned dashed`
-      : `${r.shown} trials; pruned runs dashed and marked where they stopped`;
+      ? `${r.shown} of ${r.n_with_curves} trials: the 5 best, the running ones and the latest; pruned dotted`
+      : `${r.shown} trials; pruned runs dotted and crossed where they stopped`;
     const traces = r.curves.map((c) => {
       const color = c.best ? COLORS.best : COLORS[c.state];
       const pruned = c.state === "PRUNED";

@@ -49,7 +49,9 @@
       plot(curve, [{type: "scatter", mode: "lines+markers", x: t.curve.steps, y: t.curve.values,
         name: `trial ${number}`, line: {color: COLORS[t.state], dash: pruned ? "dot" : "solid"},
         marker: {size: 5}, hovertemplate: "step %{x}: %{y:.4g}<extra></extra>"}],
-        {xaxis: {title: {text: "step"}}, yaxis: {title: {text: "intermediate value"}},
+        {xaxis: t.curve.steps.at(-1) - t.curve.steps[0] <= 12 ? {title: {text: "step"}, dtick: 1}
+           : {title: {text: "step"}},
+         yaxis: {title: {text: "intermediate value"}},
          annotations: pruned ? [{x: t.curve.steps.at(-1), y: t.curve.values.at(-1), text: "pruned here",
                                  showarrow: true, arrowhead: 2, ax: 0, ay: -30, font: {color: COLORS.PRUNED}}] : []});
     }
