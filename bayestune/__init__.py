@@ -46,6 +46,8 @@ __all__ = [
     # deep learning
     "lr_range_test",
     "LRRangeResult",
+    # the live dashboard (callable: bt.dashboard("sqlite:///study.db"))
+    "dashboard",
     # submodules
     "samplers",
     "pruners",
@@ -71,4 +73,4 @@ __all__ = [
 # every `bayestune ask` on the command line, every spawned worker) stays fast.
 __getattr__, __dir__ = lazy_exports(
     __name__, __all__, {"bayestune.lr_finder": ["lr_range_test", "LRRangeResult"]},
-    submodules=["training", "presets", "diagnostics"])
+    submodules=["training", "presets", "diagnostics", "dashboard"])

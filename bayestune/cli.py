@@ -6,6 +6,7 @@
     bayestune best   --storage tune.db --name NAME [--json]
     bayestune trials --storage tune.db --name NAME [--json]
     bayestune advise --storage tune.db --name NAME [--json]   (findings, evidence, actions)
+    bayestune dashboard sqlite:///tune.db [--port 8080] [--host 127.0.0.1]   (live web page)
 
 Every command opens the study, does one thing and exits, so any number of trainers (on
 one machine) may call it at once. Errors print one line on stderr and exit non-zero:
@@ -17,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from bayestune import __version__, samplers
+from bayestune.dashboard import EXPOSED_WARNING, dashboard, is_loopback
 from bayestune.diagnostics import RULES, advise
 from bayestune.exceptions import BayesTuneError, InvalidSpaceError, InvalidValueError
 from bayestune.space import Space
@@ -160,6 +163,30 @@ def cmd_advise(args: argparse.Namespace) -> None:
     print("\n\n".join(str(f) for f in findings))
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    target: Any = args.storage
+    if args.study is not None:
+        target = load_study(get_storage(args.storage, read_only=True), args.study)
+    handle = dashboard(target, host=args.host, port=args.port, background=True,
+                       poll_interval=args.poll)
+    if not is_loopback(args.host):
+        print(f"bayestune dashboard: warning: "
+              f"{EXPOSED_WARNING.format(host=args.host, storage=args.storage)}",
+              file=sys.stderr)
+    print(f"bayestune dashboard: {args.storage} (read-only) at {handle.url}  "
+          f"(Ctrl-C to stop)", flush=True)
+
+    def quit_(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and a plain kill both stop it at once (SIGINT too when started in the
+    # background of a shell, which starts it ignored).
+    signal.signal(signal.SIGINT, quit_)
+    signal.signal(signal.SIGTERM, quit_)
+    handle.wait()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     try:
         from bayestune import demo  # noqa: PLC0415
@@ -237,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("studies", cmd_studies, "list the studies in a storage", study=False)
     p.add_argument("--storage", required=True)
+
+    p = command("dashboard", cmd_dashboard,
+                "serve a live web page of the studies in a storage (read-only)", study=False)
+    p.add_argument("storage", help="SQLite file: a path or 'sqlite:///path.db'")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: this machine only; 0.0.0.0 lets "
+                        "anyone on the network read the studies)")
+    p.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    p.add_argument("--study", default=None, help="open this study's page first")
+    p.add_argument("--poll", type=float, default=1.0,
+                   help="seconds between the page's checks for new trials")
 
     p = command("demo", cmd_demo, "tune a small network end to end and write a report",
                 study=False)

@@ -48,7 +48,8 @@ LAYERS: list[tuple[str, list[str]]] = [
 #: Third-party packages slow or optional enough that a module may import them, or a
 #: bayestune module that imports them, inside a function.
 HEAVY = {"torch", "gpytorch", "botorch", "linear_operator", "matplotlib", "scipy", "pandas",
-         "sklearn", "ray", "lightning", "pytorch_lightning", "transformers"}
+         "sklearn", "ray", "lightning", "pytorch_lightning", "transformers", "starlette",
+         "uvicorn", "plotly", "tensorboard", "mlflow", "wandb"}
 
 
 # -- reading the imports -------------------------------------------------------------------------
