@@ -15,11 +15,11 @@ budget, each through its own library's ask/tell interface with its defaults:
 
 plus the variants of ``benchmarks/bbob.py``'s ``VARIANTS`` as ``bayestune[NAME]``.
 
-Score of a run: its best mean CV score ``b`` normalized per problem between random
-search's median best (0) and the best mean CV score any method found on that problem in
-the cache (100)::
+Score of a run: its best mean CV score ``b`` minus random search's best ``r`` on the same
+seed (hence the same folds, whose level moves every method's score alike), divided by the
+largest such gain any method found on that problem (100)::
 
-    score = 100 * (b - median_random) / (best_found - median_random)
+    score = 100 * (b - r_seed) / max over methods and seeds of (b' - r_seed')
 
 Printed per problem: each method's mean score over seeds ± its standard error (the
 seeds' noise: std / sqrt(seeds)), and for bayestune against each GP/TPE peer the mean
@@ -287,9 +287,9 @@ def _se(xs: Sequence[float]) -> float:
 
 def report(records: dict[tuple[str, str, int], dict[str, Any]], tasks: Sequence[Task],
            methods: Sequence[str], seeds: Sequence[int]) -> None:
-    print(f"\nscikit-learn problems, {len(seeds)} seeds: normalized score (100 = best mean CV "
-          "score any method found on the problem, 0 = random search's median best), "
-          "mean ± s.e. over seeds")
+    print(f"\nscikit-learn problems, {len(seeds)} seeds: normalized score (0 = random search's "
+          "best on the same seed and folds, 100 = the largest gain over it that any method "
+          "found on the problem), mean ± s.e. over seeds")
     means: dict[str, list[float]] = {m: [] for m in methods}
     header = f"  {'problem':<62}" + "".join(f"{m:>22}" for m in methods)
     print(header)
@@ -300,10 +300,13 @@ def report(records: dict[tuple[str, str, int], dict[str, Any]], tasks: Sequence[
         if any(len(v) != len(seeds) for v in runs.values()):
             print(f"  {task.name:<62} (incomplete)")
             continue
-        ref = float(np.median(runs["random"]))
-        top = max(max(v) for v in runs.values())
-        span = top - ref if top - ref > 1e-12 else 1.0
-        sc = {m: [100.0 * (b - ref) / span for b in v] for m, v in runs.items()}
+        # each seed has its own folds, whose level moves every method's CV score alike:
+        # scores are measured from random search's best on the same seed
+        ref = runs["random"]
+        span = max(b - r for v in runs.values() for b, r in zip(v, ref, strict=True))
+        span = span if span > 1e-12 else 1.0
+        sc = {m: [100.0 * (b - r) / span for b, r in zip(v, ref, strict=True)]
+              for m, v in runs.items()}
         for m in methods:
             means[m].append(float(np.mean(sc[m])))
         print(f"  {task.name:<62}" + "".join(
