@@ -110,6 +110,35 @@ def test_n_jobs_after_other_processes_wrote_keeps_the_file_intact(tmp_path):
     assert [t.value for t in bt.load_study(url, "held").trials] == [1.0]
 
 
+def test_a_read_only_watcher_polling_while_three_workers_write(tmp_path):
+    # The dashboard's situation: a reader polls the file the whole time workers write it.
+    path = tmp_path / "watched.db"
+    url = f"sqlite:///{path}"
+    bt.Study(SPACE, storage=url, name="shared", sampler=bt.samplers.RandomSampler(seed=0))
+    watcher = bt.storage.get_storage(url, read_only=True)
+    seen = [len(watcher.get_trials("shared"))]
+    ctx = _context()
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_fifty_trials, args=(url, seed, out)) for seed in range(3)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + 120
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        trials = watcher.get_trials("shared")
+        assert [t.number for t in trials] == list(range(len(trials)))
+        seen.append(len(trials))
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert sorted(n for _ in procs for n in out.get(timeout=10)) == list(range(150))
+    trials = watcher.get_trials("shared")
+    assert len(trials) == 150 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert seen == sorted(seen)  # it watched the history grow, never go back
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    con.close()
+
+
 def _churn(url: str, ack_path: str, seed: int) -> None:
     """Ask and tell forever; append "number value" to the ack file after each tell."""
     study = bt.Study(SPACE, storage=url, name="churn", load_if_exists=True,

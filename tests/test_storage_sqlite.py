@@ -220,3 +220,107 @@ def test_bad_options_are_refused(tmp_path):
         SQLiteStorage(tmp_path / "t.db", timeout=0)
     with pytest.raises(bt.StorageError):
         get_storage(3.5)  # type: ignore[arg-type]
+
+
+# -- read-only ------------------------------------------------------------------------------
+def _closed_storage(path) -> None:
+    """A storage with one study and one trial, its WAL checkpointed into the file."""
+    s = _new(path)
+    s.create_trial("s", TrialState.COMPLETE, {"x": 0.5}, 1.0)
+    s.create_trial("s", TrialState.WAITING, {"x": 0.7})
+    del s
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def test_a_read_only_storage_reads_and_refuses_every_write_untouched(tmp_path):
+    f = tmp_path / "t.db"
+    _closed_storage(f)
+    before = _digest(f)
+    ro = SQLiteStorage(f, read_only=True)
+    assert ro.read_only and "read_only=True" in repr(ro)
+    assert ro.list_studies() == ["s"] and ro.get_study("s").direction == "minimize"
+    assert [t.state for t in ro.get_trials("s")] == [TrialState.COMPLETE, TrialState.WAITING]
+    record = StudyRecord(name="t", space=SPACE, direction="minimize")
+    writes = [
+        lambda: ro.create_study(record),
+        lambda: ro.create_trial("s", TrialState.RUNNING),
+        lambda: ro.set_trial_params("s", 0, {"x": 0.1}),
+        lambda: ro.finish_trial("s", 0, TrialState.FAILED, None),
+        lambda: ro.report("s", 0, 1, 0.5),
+        lambda: ro.set_user_attr("s", 0, "k", 1),
+        lambda: ro.import_trial("s", ro.get_trial("s", 0)),
+        lambda: ro.record_heartbeat("s", [0]),
+        lambda: ro.pop_waiting_trial("s"),
+    ]
+    for write in writes:
+        with pytest.raises(bt.StorageError, match="read-only"):
+            write()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):  # not even through SQL
+        ro._connection().execute("DELETE FROM trials")
+    assert ro.reap_stale_trials("s", 0.0, requeue=True) == []  # nothing stale: no write
+    assert _digest(f) == before
+    assert [t.state for t in SQLiteStorage(f).get_trials("s")] == [TrialState.COMPLETE,
+                                                                   TrialState.WAITING]
+
+
+def test_read_only_needs_an_existing_storage_and_creates_none(tmp_path):
+    with pytest.raises(bt.StorageError, match="no storage file"):
+        SQLiteStorage(tmp_path / "missing.db", read_only=True)
+    with pytest.raises(bt.StorageError, match="no storage file"):
+        get_storage(f"sqlite:///{tmp_path / 'missing.db'}", read_only=True)
+    assert os.listdir(tmp_path) == []
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("PRAGMA user_version=1").connection.close()  # one page
+    with pytest.raises(bt.StorageError, match="no bayestune storage"):
+        SQLiteStorage(empty, read_only=True)
+    with pytest.raises(bt.StorageError, match="in-memory"):
+        SQLiteStorage(":memory:", read_only=True)
+
+
+def test_a_read_only_reader_follows_a_live_writer_and_never_blocks_it(tmp_path):
+    f = tmp_path / "t.db"
+    w = _new(f)
+    ro = get_storage(w, read_only=True)  # a writable storage reopened read-only
+    assert isinstance(ro, SQLiteStorage) and ro.read_only and ro.path == w.path
+    assert get_storage(ro, read_only=True) is ro
+    assert ro.get_trials("s") == []
+    w.create_trial("s", TrialState.COMPLETE, {"x": 0.1}, 1.0)
+    assert [t.value for t in ro.get_trials("s")] == [1.0]
+    # a reader in the middle of a read transaction does not hold up the writer
+    conn = ro._connection()
+    conn.execute("BEGIN")
+    conn.execute("SELECT COUNT(*) FROM trials").fetchone()
+    try:
+        quick = SQLiteStorage(f, timeout=0.2)
+        quick.create_trial("s", TrialState.COMPLETE, {"x": 0.2}, 2.0)
+    finally:
+        conn.execute("COMMIT")
+    assert [t.value for t in ro.get_trials("s")] == [1.0, 2.0]
+    w.create_study(StudyRecord(name="later", space=SPACE, direction="maximize"))
+    assert ro.list_studies() == ["s", "later"]
+
+
+def test_read_only_survives_pickling_and_refuses_memory(tmp_path):
+    _closed_storage(tmp_path / "t.db")
+    ro = pickle.loads(pickle.dumps(SQLiteStorage(tmp_path / "t.db", read_only=True)))
+    assert ro.read_only and ro.get_trial("s", 0).value == 1.0
+    with pytest.raises(bt.StorageError, match="read-only"):
+        ro.create_trial("s", TrialState.RUNNING)
+    with pytest.raises(bt.StorageError, match="only a SQLite storage"):
+        get_storage(None, read_only=True)
+    with pytest.raises(bt.StorageError, match="only a SQLite storage"):
+        get_storage(bt.storage.InMemoryStorage(), read_only=True)
+
+
+def test_load_study_on_a_read_only_storage_reads_the_history(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    study = bt.Study(bt.Space({"x": bt.Float(0, 1)}), storage=url, name="s",
+                     sampler=bt.samplers.RandomSampler(seed=0))
+    study.tell(study.ask(), 0.5)
+    watched = bt.load_study(get_storage(url, read_only=True), "s")
+    assert [t.value for t in watched.trials] == [0.5] and watched.best_value == 0.5
+    with pytest.raises(bt.StorageError, match="read-only"):
+        watched.ask()
+    assert len(study.trials) == 1

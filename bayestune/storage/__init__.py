@@ -21,16 +21,28 @@ __getattr__, __dir__ = lazy_exports(__name__, __all__)  # dir(): the public name
 
 
 def get_storage(
-    storage: Storage | str | os.PathLike[str] | None, *, must_exist: bool = False
+    storage: Storage | str | os.PathLike[str] | None, *, must_exist: bool = False,
+    read_only: bool = False,
 ) -> Storage:
     """Resolve ``None`` (in memory), a Storage instance, or a SQLite URL / path.
 
     Args:
         must_exist: For a URL or path, refuse to create a new file.
+        read_only: Open the SQLite file for reading only (it must exist); a writable
+            :class:`SQLiteStorage` given here is reopened read-only on the same file.
 
     Raises:
-        StorageError: for a URL no backend handles, or a file that is not a storage.
+        StorageError: for a URL no backend handles, a file that is not a storage, or
+            ``read_only`` with a storage that cannot be opened read-only (in memory).
     """
+    if read_only:
+        if isinstance(storage, SQLiteStorage):
+            if storage.read_only:
+                return storage
+            return SQLiteStorage(storage.path, timeout=storage.timeout, read_only=True)
+        if isinstance(storage, (str, os.PathLike)):
+            return SQLiteStorage(storage, read_only=True)
+        raise StorageError(f"only a SQLite storage can be opened read-only, got {storage!r}")
     if storage is None:
         return InMemoryStorage()
     if isinstance(storage, Storage):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 
 from bayestune.exceptions import StorageError
 
@@ -94,14 +95,37 @@ def _is_not_a_database(e: sqlite3.DatabaseError) -> bool:
     return code == _SQLITE_NOTADB or (code is None and "not a database" in str(e))
 
 
-def open_database(path: str, timeout: float) -> sqlite3.Connection:
-    """A connection (autocommit, WAL) to a checked bayestune storage, created if empty."""
+def _read_only_uri(path: str) -> str:
+    """``file:`` URI that opens ``path`` read-only (``mode=ro``).
+
+    SQLite still opens the ``-wal`` and ``-shm`` files beside it (creating them if the
+    folder is writable), so the reader sees what live writers commit; it never writes
+    the database, checkpoints the WAL or takes a write lock.
+    """
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+
+
+def open_database(path: str, timeout: float, read_only: bool = False) -> sqlite3.Connection:
+    """A connection (autocommit, WAL) to a checked bayestune storage, created if empty.
+
+    With ``read_only`` the file must already be a bayestune storage; the connection
+    cannot write (``mode=ro`` and ``PRAGMA query_only``).
+    """
     try:
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
-                               check_same_thread=False)
+        if read_only:
+            conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=timeout,
+                                   isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                                   check_same_thread=False)
     except sqlite3.Error as e:
         raise StorageError(f"cannot open storage {path!r}: {e}") from None
     try:
+        if read_only:
+            if not _check_schema(conn, path):
+                raise StorageError(f"{path!r} holds no bayestune storage yet (it is empty)")
+            conn.execute("PRAGMA query_only=ON")
+            return conn
         _check_schema(conn, path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")

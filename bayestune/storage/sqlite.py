@@ -15,6 +15,10 @@ Design:
     * A ``bayestune_meta`` table carries the schema version. A file that is not SQLite,
       a SQLite database of another program, or another schema version is refused with
       :class:`~bayestune.StorageError`, and never written to.
+    * ``read_only=True`` opens the file with SQLite's ``mode=ro`` (for watchers such as
+      the dashboard): every write raises StorageError before touching the file, and the
+      reader never takes a write lock or checkpoints the WAL, so the workers writing the
+      same file never wait for it. WAL readers do not block writers either way.
     * One connection per process, opened lazily and re-opened after ``fork``; threads
       of a process share it under a lock. A forked child drops the connections it
       inherited without closing them, and the file is never opened except by SQLite
@@ -115,14 +119,18 @@ class SQLiteStorage(Storage):
             returns, so even a power cut loses no told trial. False trades that for
             speed; a crashed process still loses nothing.
         must_exist: Refuse to create the file (for readers such as ``load_study``).
+        read_only: Open an existing storage for reading only: any write raises
+            :class:`~bayestune.StorageError` and nothing is ever written to the file.
 
     Raises:
         StorageError: the path is a folder, cannot be opened, is not SQLite, belongs to
-            another program, or has another schema version.
+            another program, or has another schema version; with ``read_only``, also a
+            missing or empty file.
     """
 
     def __init__(self, url: str | os.PathLike[str], *, timeout: float = 30.0,
-                 durable: bool = True, must_exist: bool = False) -> None:
+                 durable: bool = True, must_exist: bool = False,
+                 read_only: bool = False) -> None:
         if isinstance(url, os.PathLike):
             url = os.fspath(url)
         if not isinstance(url, str):
@@ -130,9 +138,12 @@ class SQLiteStorage(Storage):
         self.timeout = check_number("timeout", timeout, low=0, strict_low=True, finite=False)
         self.path = parse_sqlite_url(url)
         self.durable = bool(durable)
+        self.read_only = bool(read_only)
+        if self.read_only and self.path == ":memory:":
+            raise StorageError("an in-memory SQLite database cannot be opened read-only")
         self._init_process()
         self._caches: dict[str, _Cache] = {}
-        check_file(self.path, must_exist)
+        check_file(self.path, must_exist or self.read_only)
         self._connection()  # open now, so a bad file fails at construction
 
     @property
@@ -140,7 +151,7 @@ class SQLiteStorage(Storage):
         return URL_PREFIX + self.path
 
     def __repr__(self) -> str:
-        return f"SQLiteStorage({self.url!r})"
+        return f"SQLiteStorage({self.url!r}{', read_only=True' if self.read_only else ''})"
 
     # -- process, connection and schema -------------------------------------------------
     def _init_process(self) -> None:
@@ -156,10 +167,12 @@ class SQLiteStorage(Storage):
         self._init_process()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "timeout": self.timeout, "durable": self.durable}
+        return {"path": self.path, "timeout": self.timeout, "durable": self.durable,
+                "read_only": self.read_only}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self.timeout, self.durable = state["path"], state["timeout"], state["durable"]
+        self.read_only = state.get("read_only", False)
         self._init_process()
         self._caches = {}
 
@@ -169,7 +182,7 @@ class SQLiteStorage(Storage):
         if self._conn is None:
             with self._lock:
                 if self._conn is None:
-                    self._conn = open_database(self.path, self.timeout)
+                    self._conn = open_database(self.path, self.timeout, self.read_only)
         return self._conn
 
     # -- transactions ---------------------------------------------------------------------
@@ -185,6 +198,8 @@ class SQLiteStorage(Storage):
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; synced to disk if ``durable``."""
+        if self.read_only:
+            raise StorageError(f"storage {self.url} is opened read-only: it cannot be written")
         conn = self._connection()
         sync = "FULL" if durable and self.durable else "NORMAL"
         with self._lock:
