@@ -130,6 +130,7 @@ class Study:
         self._heartbeat_settings = HeartbeatSettings.parse(heartbeat_interval, grace_period,
                                                            stale_trials)
         self._storage = get_storage(storage)
+        self._ref = self._storage.study_ref(self.name)
         self._stop = StopSignal()
         self._attach(load_if_exists)
         self._heartbeat = self._make_heartbeat()
@@ -235,12 +236,13 @@ class Study:
             The finished trial's record.
 
         Raises:
-            UnknownTrialError: the study has no trial with that number.
+            UnknownTrialError: the study has no trial with that number, or the trial
+                belongs to another study (both are named).
             TrialAlreadyFinishedError: the trial was already told.
             InvalidValueError: ``value`` is not a number (a string, a tensor of several
                 elements, ...) or ``state`` is unknown.
         """
-        number = trial_number(trial)
+        number = trial_number(trial, self._ref)
         st = parse_state(state) if state is not None else None
         v = parse_value(value) if st is not TrialState.FAILED else None
         current = self._storage.get_trial(self.name, number)  # raises UnknownTrialError
@@ -314,7 +316,7 @@ class Study:
             InvalidValueError: ``step`` is not a non-negative int or ``value`` not a number.
             TrialAlreadyFinishedError: the trial was already told.
         """
-        number = trial_number(trial)
+        number = trial_number(trial, self._ref)
         step = check_int("step", step, low=0)
         v = parse_value(value)
         self._storage.report(self.name, number, step, float("nan") if v is None else v)
@@ -342,7 +344,7 @@ class Study:
         return self._storage.get_trials(self.name, sts)
 
     def get_trial(self, number: int) -> FrozenTrial:
-        return self._storage.get_trial(self.name, trial_number(number))
+        return self._storage.get_trial(self.name, trial_number(number, self._ref))
 
     @property
     def best_trial(self) -> FrozenTrial:

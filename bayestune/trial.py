@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bayestune._checks import is_int
-from bayestune.exceptions import InvalidValueError
+from bayestune.exceptions import InvalidValueError, UnknownTrialError
 
 if TYPE_CHECKING:
     from bayestune.study import Study
 
-__all__ = ["TrialState", "FrozenTrial", "Trial", "trial_number", "parse_state"]
+__all__ = ["TrialState", "StudyRef", "FrozenTrial", "Trial", "trial_number", "parse_state"]
 
 
 class TrialState(str, enum.Enum):
@@ -35,6 +35,23 @@ class TrialState(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class StudyRef:
+    """Which study a trial belongs to: a storage, and the study's name in it.
+
+    Attributes:
+        storage: The storage, the same however it was reached: ``"sqlite:////abs/t.db"``
+            (the file's real path), ``"memory:<id>"`` for one in-memory storage.
+        name: The study's name in that storage.
+    """
+
+    storage: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"study {self.name!r} ({self.storage})"
+
+
+@dataclass(frozen=True)
 class FrozenTrial:
     """The record of one trial, as storage holds it.
 
@@ -48,6 +65,8 @@ class FrozenTrial:
         system_attrs: Attributes set by bayestune (sampler state, failure reason, ...).
         datetime_start: When the trial was asked for (or enqueued).
         datetime_complete: When it was told, None while it runs.
+        study_ref: The study the record was read from (set by the storage; None for a
+            record built by hand). ``Study.tell`` refuses a record of another study.
     """
 
     number: int
@@ -59,6 +78,7 @@ class FrozenTrial:
     system_attrs: Mapping[str, Any] = field(default_factory=dict)
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None
+    study_ref: StudyRef | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration(self) -> float | None:
@@ -127,6 +147,11 @@ class Trial:
     _study: Study | None = field(default=None, repr=False, compare=False)
 
     @property
+    def study_ref(self) -> StudyRef | None:
+        """The study this trial belongs to (None when not attached to one)."""
+        return None if self._study is None else self._study._ref
+
+    @property
     def study(self) -> Study:
         if self._study is None:
             raise RuntimeError(f"trial {self.number} is not attached to a study")
@@ -154,13 +179,24 @@ class Trial:
         return self.study.get_trial(self.number).intermediate_values
 
 
-def trial_number(trial: Any) -> int:
+def trial_number(trial: Any, owner: StudyRef | None = None) -> int:
     """The trial number of a Trial, FrozenTrial or int (NumPy integers too).
+
+    Args:
+        trial: What the caller passed.
+        owner: The study that is told: a Trial or FrozenTrial of any other study is
+            refused (a plain number is taken as this study's).
 
     Raises:
         InvalidValueError: for anything else.
+        UnknownTrialError: for a trial of another study, naming both studies.
     """
     if isinstance(trial, (Trial, FrozenTrial)):
+        ref = trial.study_ref
+        if owner is not None and ref is not None and ref != owner:
+            raise UnknownTrialError(
+                f"trial {trial.number} belongs to {ref}, not to {owner}; tell each trial "
+                f"to the study that asked for it")
         return trial.number
     if not is_int(trial):
         raise InvalidValueError(f"expected a Trial or a trial number, got {trial!r}")

@@ -700,3 +700,47 @@ def test_best_value_is_finite_float(random_study):
     random_study.optimize(_objective, n_trials=5)
     assert isinstance(random_study.best_value, float)
     assert math.isfinite(random_study.best_value)
+
+
+# -- a trial belongs to its study ------------------------------------------------------------
+def _two_studies(small_space, storage_a, storage_b):
+    a = bt.Study(small_space, storage=storage_a, name="a", sampler=RandomSampler(seed=0))
+    b = bt.Study(small_space, storage=storage_b, name="b", sampler=RandomSampler(seed=1))
+    return a, b
+
+
+@pytest.mark.parametrize("where", ["memory", "one sqlite file", "two sqlite files"])
+@pytest.mark.parametrize("handle", ["Trial", "FrozenTrial"])
+def test_telling_a_trial_of_another_study_is_an_error_naming_both(small_space, tmp_path, where,
+                                                                  handle):
+    if where == "memory":
+        a, b = _two_studies(small_space, None, None)
+    elif where == "one sqlite file":
+        url = f"sqlite:///{tmp_path / 'one.db'}"
+        a, b = _two_studies(small_space, url, url)
+    else:
+        a, b = _two_studies(small_space, tmp_path / "a.db", tmp_path / "b.db")
+    ta, tb = a.ask(), b.ask()
+    assert ta.number == tb.number == 0
+    foreign = ta if handle == "Trial" else a.get_trial(ta.number)
+    for act in (lambda: b.tell(foreign, 7.0), lambda: b.report(foreign, 0, 1.0)):
+        with pytest.raises(bt.UnknownTrialError) as info:
+            act()
+        assert "'a'" in str(info.value) and "'b'" in str(info.value)
+    # nothing was written to either study
+    assert b.get_trial(0).state is TrialState.RUNNING and not b.get_trial(0).intermediate_values
+    assert a.get_trial(0).state is TrialState.RUNNING
+    # each study takes its own trial, by handle, record or number
+    assert a.tell(foreign, 1.0).value == 1.0
+    assert b.tell(tb, 2.0).value == 2.0
+
+
+def test_the_same_study_opened_twice_takes_its_trials_from_either_object(small_space,
+                                                                         tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = bt.Study(small_space, storage=url, name="s", sampler=RandomSampler(seed=0))
+    second = bt.load_study(str(tmp_path / "s.db"), "s")  # another path to the same file
+    t = first.ask()
+    assert second.tell(t, 1.0).value == 1.0
+    u = second.ask()
+    assert first.tell(second.get_trial(u.number), 2.0).value == 2.0

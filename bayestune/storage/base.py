@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bayestune.trial import FrozenTrial, TrialState
+from bayestune.trial import FrozenTrial, StudyRef, TrialState
 
 __all__ = ["Storage", "StudyRecord", "STALE_REASON"]
 
@@ -42,7 +42,21 @@ class StudyRecord:
 
 
 class Storage(abc.ABC):
-    """Abstract storage. Implementations: memory (default) and SQLite."""
+    """Abstract storage. Implementations: memory (default) and SQLite.
+
+    The trials a storage returns carry ``study_ref`` (:meth:`study_ref`), so that a
+    study can refuse the trials of another one.
+    """
+
+    @property
+    def location(self) -> str:
+        """Identifies this storage in :class:`~bayestune.trial.StudyRef` (the same for
+        every object that reaches the same data)."""
+        return f"{type(self).__name__}@{id(self):x}"
+
+    def study_ref(self, name: str) -> StudyRef:
+        """The reference of study ``name`` in this storage."""
+        return StudyRef(self.location, name)
 
     @abc.abstractmethod
     def create_study(self, record: StudyRecord) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -30,6 +31,11 @@ class InMemoryStorage(Storage):
         self._studies: dict[str, StudyRecord] = {}
         self._trials: dict[str, list[FrozenTrial]] = {}
         self._heartbeats: dict[str, dict[int, float]] = {}
+        self._location = f"memory:{uuid.uuid4().hex[:12]}"
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     def __getstate__(self) -> dict[str, Any]:  # a pickled copy holds a snapshot
         with self._lock:
@@ -104,6 +110,7 @@ class InMemoryStorage(Storage):
                 system_attrs=normalize(dict(system_attrs or {})),
                 datetime_start=now,
                 datetime_complete=now if state.is_finished else None,
+                study_ref=self.study_ref(name),
             )
             trials.append(t)
             return t
@@ -173,7 +180,8 @@ class InMemoryStorage(Storage):
             t = replace(trial, number=len(trials), params=dict(trial.params),
                         intermediate_values=dict(trial.intermediate_values),
                         user_attrs=normalize(dict(trial.user_attrs)),
-                        system_attrs=normalize(dict(trial.system_attrs)))
+                        system_attrs=normalize(dict(trial.system_attrs)),
+                        study_ref=self.study_ref(name))
             trials.append(t)
             return t
 

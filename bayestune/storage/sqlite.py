@@ -31,6 +31,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,7 +55,7 @@ from bayestune.storage._sqlite_file import (
     parse_sqlite_url,
 )
 from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
-from bayestune.trial import FrozenTrial, TrialState
+from bayestune.trial import FrozenTrial, StudyRef, TrialState
 
 __all__ = ["SQLiteStorage", "SCHEMA_VERSION", "parse_sqlite_url"]
 
@@ -84,7 +85,7 @@ def _iso(d: datetime | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def _trial(row: Sequence[Any]) -> FrozenTrial:
+def _trial(row: Sequence[Any], ref: StudyRef) -> FrozenTrial:
     number, state, params, value, inter, uattrs, sattrs, start, complete = row
     return FrozenTrial(
         number=number,
@@ -96,6 +97,7 @@ def _trial(row: Sequence[Any]) -> FrozenTrial:
         system_attrs=loads(sattrs),
         datetime_start=_dt(start),
         datetime_complete=_dt(complete),
+        study_ref=ref,
     )
 
 
@@ -104,6 +106,7 @@ class _Cache:
     """What this process has read of one study: trials by number, up to change ``seq``."""
 
     study_id: int
+    ref: StudyRef
     seq: int = -1
     trials: list[FrozenTrial] = field(default_factory=list)
 
@@ -141,6 +144,8 @@ class SQLiteStorage(Storage):
         self.read_only = bool(read_only)
         if self.read_only and self.path == ":memory:":
             raise StorageError("an in-memory SQLite database cannot be opened read-only")
+        self._location = URL_PREFIX + (os.path.realpath(self.path) if self.path != ":memory:"
+                                       else f":memory:#{uuid.uuid4().hex[:12]}")
         self._init_process()
         self._caches: dict[str, _Cache] = {}
         check_file(self.path, must_exist or self.read_only)
@@ -149,6 +154,10 @@ class SQLiteStorage(Storage):
     @property
     def url(self) -> str:
         return URL_PREFIX + self.path
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.url!r}{', read_only=True' if self.read_only else ''})"
@@ -168,11 +177,12 @@ class SQLiteStorage(Storage):
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "timeout": self.timeout, "durable": self.durable,
-                "read_only": self.read_only}
+                "read_only": self.read_only, "location": self._location}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self.timeout, self.durable = state["path"], state["timeout"], state["durable"]
         self.read_only = state.get("read_only", False)
+        self._location = state.get("location") or URL_PREFIX + os.path.realpath(self.path)
         self._init_process()
         self._caches = {}
 
@@ -229,7 +239,7 @@ class SQLiteStorage(Storage):
         row = conn.execute("SELECT study_id FROM studies WHERE name=?", (name,)).fetchone()
         if row is None:
             raise UnknownTrialError(f"no study named {name!r} in {self.url}")
-        self._caches[name] = _Cache(study_id=row[0])
+        self._caches[name] = _Cache(study_id=row[0], ref=self.study_ref(name))
         return row[0]
 
     @staticmethod
@@ -249,7 +259,7 @@ class SQLiteStorage(Storage):
             n = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (sid,)).fetchone()
             raise UnknownTrialError(
                 f"study {name!r} has no trial number {number!r} (it has {n[0]} trials)")
-        return _trial(row)
+        return _trial(row, self._caches[name].ref)
 
     def _running(self, conn: sqlite3.Connection, name: str, sid: int, number: int
                  ) -> FrozenTrial:
@@ -318,6 +328,7 @@ class SQLiteStorage(Storage):
                 number=self._next_number(conn, sid), state=state, params=dict(params or {}),
                 value=value, system_attrs=loads(dumps(dict(system_attrs or {}))),
                 datetime_start=now, datetime_complete=now if state.is_finished else None,
+                study_ref=self._caches[name].ref,
             )
             self._insert(conn, sid, self._next_seq(conn, sid), t)
         return t
@@ -449,7 +460,7 @@ class SQLiteStorage(Storage):
                 return cache.trials
             trials = list(cache.trials)
             for row in rows:
-                t = _trial(row[1:])
+                t = _trial(row[1:], cache.ref)
                 if t.number < len(trials):
                     trials[t.number] = t
                 else:
