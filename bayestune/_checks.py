@@ -11,22 +11,42 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from typing import Any, Literal, get_args, overload
 
 from bayestune._types import Direction
 from bayestune.exceptions import InvalidValueError
 
 __all__ = [
+    "is_bool",
     "is_int",
     "is_number",
     "is_finite_number",
+    "check_bool",
     "check_int",
     "check_number",
     "check_seed",
     "check_option",
     "parse_direction",
     "parse_value",
+    "short_repr",
 ]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 120, 120, 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 12
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, shortened for a message: nested and long values are abridged
+    with ``...`` (so a deep or huge input never makes a huge or failing message)."""
+    return _REPR.repr(value)
+
+
+def is_bool(x: Any) -> bool:
+    """A Python or NumPy boolean (not an int, not a string such as ``"false"``)."""
+    return isinstance(x, bool) or (type(x).__module__ == "numpy"
+                                   and type(x).__name__ in ("bool", "bool_"))
 
 def is_int(x: Any) -> bool:
     """An integer (Python or NumPy), not a bool."""
@@ -51,8 +71,20 @@ def _bounds(low: float | None, high: float | None, strict_low: bool, strict_high
 
 
 def _fail(name: str, kind: str, value: Any, none: bool) -> InvalidValueError:
-    got = f"{name}={value!r}" if name.isidentifier() else repr(value)
+    got = f"{name}={short_repr(value)}" if name.isidentifier() else short_repr(value)
     return InvalidValueError(f"{name} must be {kind}{' or None' if none else ''}, got {got}")
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a ``bool``: only True and False (Python or NumPy) are flags.
+
+    Raises:
+        InvalidValueError: for anything else, e.g. the string ``"false"`` (which ``bool()``
+            would turn into True) or the int 1.
+    """
+    if not is_bool(value):
+        raise _fail(name, "True or False", value, False)
+    return bool(value)
 
 
 @overload

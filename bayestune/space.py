@@ -17,12 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from bayestune._checks import is_int, is_number
+from bayestune._checks import is_bool, is_int, is_number, short_repr
 from bayestune.exceptions import InvalidParamError, InvalidSpaceError
 
 __all__ = ["Float", "Int", "Categorical", "Dimension", "Space"]
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_log(dim: Float | Int) -> None:
+    # bool("false") is True: a string, an int or None would silently pick a scale
+    if not is_bool(dim.log):
+        raise InvalidSpaceError(f"log must be True or False, got log={short_repr(dim.log)}")
+    object.__setattr__(dim, "log", bool(dim.log))
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class Float:
             raise InvalidSpaceError(f"Float bounds must be finite, got {low=}, {high=}")
         if low >= high:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
+        _check_log(self)
         if not math.isfinite(float(high) - float(low)):  # the cube mapping would overflow
             raise InvalidSpaceError(f"high - low must be finite, got {low=}, {high=}")
         if self.log and low <= 0:
@@ -120,6 +128,7 @@ class Int:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
         if step < 1:
             raise InvalidSpaceError(f"step must be >= 1, got {step=}")
+        _check_log(self)
         if (high - low) % step:
             raise InvalidSpaceError(
                 f"high - low must be a multiple of step, got {low=}, {high=}, {step=}"
@@ -206,6 +215,10 @@ class Categorical:
                 raise InvalidSpaceError(
                     f"choices must be str, int, float, bool or None, got {c!r} in {choices!r}"
                 )
+            if isinstance(c, float) and math.isnan(c):
+                raise InvalidSpaceError(
+                    f"choices must not hold nan (it equals nothing, not even itself), got "
+                    f"{short_repr(choices)}")
             key = (type(c).__name__, c)
             if key in seen:
                 raise InvalidSpaceError(f"duplicated choice {c!r} in {choices!r}")
@@ -260,16 +273,41 @@ class Categorical:
 Dimension = Float | Int | Categorical
 
 
-def _dim_from_dict(d: Mapping[str, Any]) -> Dimension:
+_KEYS: dict[str, tuple[str, ...]] = {
+    "float": ("type", "low", "high", "log", "default"),
+    "int": ("type", "low", "high", "log", "step", "default"),
+    "categorical": ("type", "choices", "default"),
+}
+_REQUIRED = {"float": ("low", "high"), "int": ("low", "high"), "categorical": ("choices",)}
+_EXAMPLE = '{"type": "float", "low": 0.0, "high": 1.0}'
+
+
+def _dim_from_dict(name: str, d: Any) -> Dimension:
+    """One dimension of :meth:`Space.from_dict`; every key checked, none ignored."""
+    where = f"parameter {short_repr(name)}"
+    if not isinstance(d, Mapping):
+        raise InvalidSpaceError(
+            f"each parameter is described by a dict such as {_EXAMPLE}, got "
+            f"{short_repr(name)}: {short_repr(d)}")
     kind = d.get("type")
+    if not isinstance(kind, str) or kind not in _KEYS:
+        raise InvalidSpaceError(
+            f"{where}: unknown dimension type {short_repr(kind)} (use 'float', 'int' or "
+            f"'categorical') in {short_repr(dict(d))}")
+    unknown = [k for k in d if k not in _KEYS[kind]]
+    if unknown:
+        raise InvalidSpaceError(
+            f"{where}: unknown key(s) {short_repr(unknown)} for a {kind} dimension; it takes "
+            f"{', '.join(_KEYS[kind])}")
+    missing = [k for k in _REQUIRED[kind] if k not in d]
+    if missing:
+        raise InvalidSpaceError(f"{where}: missing key(s) {missing} for a {kind} dimension")
     if kind == "float":
         return Float(d["low"], d["high"], log=d.get("log", False), default=d.get("default"))
     if kind == "int":
         return Int(d["low"], d["high"], log=d.get("log", False), step=d.get("step", 1),
                    default=d.get("default"))
-    if kind == "categorical":
-        return Categorical(tuple(d["choices"]), default=d.get("default"))
-    raise InvalidSpaceError(f"unknown dimension type {kind!r} in {dict(d)!r}")
+    return Categorical(d["choices"], default=d.get("default"))
 
 
 class Space:
@@ -465,10 +503,16 @@ class Space:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Space:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            InvalidSpaceError: for anything but a dict of dimension descriptions, an
+                unknown ``type``, an unknown or missing key, or a bad value (each named).
+        """
         if not isinstance(data, Mapping):
-            raise InvalidSpaceError(f"a space description must be a dict, got {data!r}")
-        return cls({n: _dim_from_dict(d) for n, d in data.items()})
+            raise InvalidSpaceError(f"a space description must be a dict, got "
+                                    f"{short_repr(data)}")
+        return cls({n: _dim_from_dict(n, d) for n, d in data.items()})
 
 
 def is_duplicate(x: np.ndarray, seen: np.ndarray, tol: float = 1e-7) -> bool:
