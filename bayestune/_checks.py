@@ -198,12 +198,14 @@ def parse_value(value: Any) -> float | None:
     Accepts Python and NumPy numbers and one-element arrays or tensors.
 
     Raises:
-        InvalidValueError: for strings, booleans, containers or several-element tensors.
+        InvalidValueError: for strings, booleans, containers, several-element tensors, or
+            an int too large for a float (``10**400``: not an infinity, a number that
+            cannot be kept).
     """
     if value is None:
         return None
     if isinstance(value, (bool, str, bytes)):
-        raise InvalidValueError(f"value must be a number, got {value!r}")
+        raise InvalidValueError(f"value must be a number, got {short_repr(value)}")
     if hasattr(value, "numel") and callable(value.numel):  # torch.Tensor, without importing torch
         if value.numel() != 1:
             raise InvalidValueError(
@@ -219,9 +221,12 @@ def parse_value(value: Any) -> float | None:
             )
         value = value.item()
     if isinstance(value, (bool, str, bytes)):
-        raise InvalidValueError(f"value must be a number, got {value!r}")
+        raise InvalidValueError(f"value must be a number, got {short_repr(value)}")
     try:
         v = float(value)
+    except OverflowError:  # an int or a Fraction beyond the float range
+        raise InvalidValueError(
+            f"value is too large for a float, got {short_repr(value)}") from None
     except (TypeError, ValueError):
-        raise InvalidValueError(f"value must be a number, got {value!r}") from None
+        raise InvalidValueError(f"value must be a number, got {short_repr(value)}") from None
     return v if math.isfinite(v) else None

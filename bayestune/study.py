@@ -240,7 +240,8 @@ class Study:
                 belongs to another study (both are named).
             TrialAlreadyFinishedError: the trial was already told.
             InvalidValueError: ``value`` is not a number (a string, a tensor of several
-                elements, ...) or ``state`` is unknown.
+                elements, an int too large for a float, ...) or ``state`` is unknown; the
+                trial is left as it was, to be told again.
         """
         number = trial_number(trial, self._ref)
         st = parse_state(state) if state is not None else None
@@ -402,8 +403,10 @@ class Study:
 
         Raises:
             InvalidValueError: for a negative ``n_trials`` or ``timeout``, a bad
-                ``n_jobs``, ``n_jobs > 1`` on the in-memory storage, or an objective that
-                cannot be sent to spawned workers.
+                ``n_jobs``, ``n_jobs > 1`` on the in-memory storage, an objective that
+                cannot be sent to spawned workers, or an objective that returned what
+                ``tell`` refuses (a string, ``10**400``, ...): that trial is recorded
+                FAILED with the reason first.
         """
         run_optimize(self, self._stop, objective, n_trials, timeout, catch, callbacks,
                      show_progress_bar, n_jobs, start_method)

@@ -744,3 +744,25 @@ def test_the_same_study_opened_twice_takes_its_trials_from_either_object(small_s
     assert second.tell(t, 1.0).value == 1.0
     u = second.ask()
     assert first.tell(second.get_trial(u.number), 2.0).value == 2.0
+
+
+# -- values too large for a float --------------------------------------------------------------
+@pytest.mark.parametrize("value", [10**400, -(10**400)], ids=["10**400", "-10**400"])
+def test_telling_a_value_too_large_for_a_float_is_an_error_naming_it(random_study, value):
+    trial = random_study.ask()
+    with pytest.raises(bt.InvalidValueError, match="too large") as info:
+        random_study.tell(trial, value)
+    assert str(value)[:20] in str(info.value)
+    # refused like any bad value: the trial is untouched and can be told a number
+    assert random_study.get_trial(trial.number).state is TrialState.RUNNING
+    assert random_study.tell(trial, 1.0).state is TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("value", [10**400, "oops"], ids=["10**400", "oops"])
+def test_optimize_records_a_value_it_cannot_tell_as_failed_with_the_reason(random_study,
+                                                                           value):
+    with pytest.raises(bt.InvalidValueError):
+        random_study.optimize(lambda t: value, n_trials=3)
+    (trial,) = random_study.trials
+    assert trial.state is TrialState.FAILED
+    assert str(value)[:20] in trial.fail_reason
