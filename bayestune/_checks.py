@@ -153,8 +153,8 @@ def check_number(
 
 
 def check_seed(seed: Any) -> int | None:
-    """A seed: an int or None."""
-    return check_int("seed", seed, none=True)
+    """A seed: an int >= 0 (NumPy's generators refuse negative ones) or None."""
+    return check_int("seed", seed, low=0, none=True)
 
 
 def _alternatives(options: tuple[Any, ...]) -> str:

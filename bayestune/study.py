@@ -21,6 +21,9 @@ from bayestune._study_io import (
     read_json,
     restore_pruner,
     restore_sampler,
+    stored_direction,
+    stored_heartbeat,
+    stored_space,
     trials_dataframe,
     write_json,
 )
@@ -162,7 +165,7 @@ class Study:
                 f"a study named {self.name!r} already exists in this storage; pass "
                 f"load_if_exists=True to continue it, or use bayestune.load_study"
             )
-        if Space.from_dict(existing.space) != self.space:
+        if stored_space(existing.space, str(self._ref)) != self.space:
             raise StudyMismatchError(
                 f"study {self.name!r} exists with another space: stored {existing.space}, "
                 f"given {self.space.to_dict()}"
@@ -427,11 +430,18 @@ class Study:
     ) -> Study:
         """Rebuild a study written by :meth:`to_json` into ``storage`` (default: memory).
 
+        Everything in the file is checked before anything is written: the space, the
+        settings, and each trial as strictly as :meth:`tell` and :meth:`enqueue` check
+        theirs (params complete and inside the space, a finite value for a COMPLETE
+        trial, ...). A refused file leaves ``storage`` as it was.
+
         Raises:
-            StorageError: the file is not a bayestune study (or another format version).
+            StorageError: the file is not a bayestune study (or another format version),
+                or a part of it is damaged; the message names the file, the trial and
+                the field.
             DuplicatedStudyError: ``storage`` already holds a study of that name.
         """
-        st, name = import_study(read_json(path), storage, name)
+        st, name = import_study(read_json(path), storage, name, source=repr(os.fspath(path)))
         return load_study(st, name)
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -464,7 +474,10 @@ def load_study(
 
     Raises:
         StudyMismatchError: if the storage has no study of that name.
-        StorageError: if the file does not exist or is not a bayestune storage.
+        StorageError: if the file does not exist or is not a bayestune storage, or the
+            study's stored space, direction or settings are damaged or out of bounds
+            (named; pass ``sampler=`` to reopen a study whose sampler settings are
+            refused).
     """
     st = get_storage(storage, must_exist=True)
     rec = st.get_study(name)
@@ -472,16 +485,19 @@ def load_study(
         raise StudyMismatchError(
             f"no study named {name!r} in {storage!r}; it holds {st.list_studies()}"
         )
+    where = str(st.study_ref(name))
+    space = stored_space(rec.space, where)
+    direction = stored_direction(rec.direction, where)
     if sampler is None:
-        sampler = restore_sampler(rec.settings, seed)
+        sampler = restore_sampler(rec.settings, seed, where)
     if pruner is None:
-        pruner = restore_pruner(rec.settings)
-    hb = rec.settings.get("heartbeat") or {}
+        pruner = restore_pruner(rec.settings, where)
+    hb = stored_heartbeat(rec.settings, where)
     if heartbeat_interval is None:
-        heartbeat_interval = hb.get("interval")
-        grace_period = hb.get("grace_period") if grace_period is None else grace_period
-    return Study(Space.from_dict(rec.space), rec.direction, sampler=sampler, pruner=pruner,
+        heartbeat_interval = hb.interval
+        grace_period = hb.grace_period if grace_period is None else grace_period
+    return Study(space, direction, sampler=sampler, pruner=pruner,
                  seed=seed, storage=st, name=name, load_if_exists=True,
                  heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                 stale_trials=stale_trials or hb.get("on_stale", "fail"))
+                 stale_trials=stale_trials or hb.on_stale)
 

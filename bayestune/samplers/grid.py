@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bayestune._checks import check_int
+from bayestune._checks import check_int, check_seed
 from bayestune.exceptions import InvalidParamError, InvalidValueError
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.space import Categorical, Float, Int, Space
@@ -44,7 +44,7 @@ class GridSampler(Sampler):
             if not v:
                 raise InvalidValueError(f"grid values for {k!r} must not be empty")
         self.n_points = n_points
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._cache: tuple[Space, list[dict[str, Any]]] | None = None
 
     def to_dict(self) -> dict[str, Any]:

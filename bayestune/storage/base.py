@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bayestune.trial import FrozenTrial, StudyRef, TrialState
+from bayestune.exceptions import UnknownTrialError
+from bayestune.space import Space
+from bayestune.trial import FrozenTrial, StudyRef, TrialState, check_record
 
 __all__ = ["Storage", "StudyRecord", "STALE_REASON"]
 
@@ -120,7 +122,20 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
         """Append a copy of ``trial`` (any state, with its values, attributes and
-        datetimes) under the next number, and return the stored record."""
+        datetimes) under the next number, and return the stored record.
+
+        Raises:
+            InvalidParamError, InvalidValueError: a trial that ``tell`` or ``enqueue``
+                would refuse (see :func:`~bayestune.trial.check_record`); nothing is
+                written then.
+        """
+
+    def _importable(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        """``trial`` checked against study ``name``'s space, for :meth:`import_trial`."""
+        rec = self.get_study(name)
+        if rec is None:
+            raise UnknownTrialError(f"no study named {name!r}")
+        return check_record(trial, Space.from_dict(rec.space))
 
     @abc.abstractmethod
     def record_heartbeat(self, name: str, numbers: Sequence[int]) -> None:

@@ -175,6 +175,7 @@ class InMemoryStorage(Storage):
             return self._get(name, number)
 
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        trial = self._importable(name, trial)
         with self._lock:
             trials = self._trial_list(name)
             t = replace(trial, number=len(trials), params=dict(trial.params),

@@ -334,6 +334,7 @@ class SQLiteStorage(Storage):
         return t
 
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        trial = self._importable(name, trial)
         with self._write() as conn:
             sid = self._study_id(conn, name)
             number = self._next_number(conn, sid)
