@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 import bayestune as bt
+from bayestune.cli import main
 from bayestune.storage import SQLiteStorage, StudyRecord, get_storage
 from bayestune.storage.sqlite import SCHEMA_VERSION, parse_sqlite_url
 from bayestune.trial import TrialState
@@ -324,3 +325,83 @@ def test_load_study_on_a_read_only_storage_reads_the_history(tmp_path):
     with pytest.raises(bt.StorageError, match="read-only"):
         watched.ask()
     assert len(study.trials) == 1
+
+
+# -- damaged rows: a StorageError naming the study, the trial and the field ----------------
+def _study_with_three_trials(path) -> str:
+    url = f"sqlite:///{path}"
+    study = bt.Study(bt.Space({"x": bt.Float(0, 1)}), storage=url, name="s",
+                     sampler=bt.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        t = study.ask()
+        t.report(0, 0.5)
+        study.tell(t, t.params["x"])
+    return url
+
+
+_ROW_DAMAGE = [
+    ("UPDATE trials SET state='DONE' WHERE number=1", "state", "'DONE'"),
+    ("UPDATE trials SET params='{not json' WHERE number=1", "params", "JSON"),
+    ("UPDATE trials SET params='[1, 2]' WHERE number=1", "params", "[1, 2]"),
+    ("UPDATE trials SET intermediate_values='{\"0\": ' WHERE number=1", "intermediate_values",
+     "JSON"),
+    ("UPDATE trials SET intermediate_values='{\"first\": 1}' WHERE number=1",
+     "intermediate_values", "'first'"),
+    ("UPDATE trials SET user_attrs='7' WHERE number=1", "user_attrs", "7"),
+    ("UPDATE trials SET system_attrs='nope' WHERE number=1", "system_attrs", "JSON"),
+    ("UPDATE trials SET datetime_start='yesterday' WHERE number=1", "datetime_start",
+     "'yesterday'"),
+    ("UPDATE trials SET value='abc' WHERE number=1", "value", "'abc'"),
+    ("UPDATE trials SET value=NULL WHERE number=1", "value", "COMPLETE"),
+    ("UPDATE trials SET number=7 WHERE number=1", "number", "missing"),
+]
+
+
+@pytest.mark.parametrize(("sql", "field", "named"), _ROW_DAMAGE)
+def test_a_damaged_trial_row_is_a_storage_error_naming_study_trial_and_field(
+        tmp_path, capsys, sql, field, named):
+    path = tmp_path / "t.db"
+    url = _study_with_three_trials(path)
+    con = sqlite3.connect(path)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    for read in (lambda: bt.load_study(url, "s").trials,
+                 lambda: SQLiteStorage(path).get_trial("s", 1),
+                 lambda: bt.load_study(url, "s").best_trial):
+        with pytest.raises(bt.StorageError) as info:
+            read()
+        message = str(info.value)
+        assert "'s'" in message and field in message and named in message, message
+        assert "trial 1" in message or "trial 7" in message, message
+    for command in ("trials", "best", "ask"):
+        assert main([command, "--storage", str(path), "--name", "s"]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and field in err, err
+
+
+@pytest.mark.parametrize(("sql", "field", "named"), [
+    ("UPDATE studies SET space='[1]'", "space", "[1]"),
+    ("UPDATE studies SET space='{oops'", "space", "JSON"),
+    ("UPDATE studies SET space='{\"x\": {\"type\": \"float\", \"low\": 0, \"high\": 1, "
+     "\"lgo\": true}}'", "space", "'lgo'"),
+    ("UPDATE studies SET settings='\"x\"'", "settings", "'x'"),
+    ("UPDATE studies SET settings='{\"sampler\": 5}'", "settings.sampler", "5"),
+    ("UPDATE studies SET direction='sideways'", "direction", "'sideways'"),
+])
+def test_a_damaged_study_row_is_a_storage_error_naming_study_and_field(tmp_path, capsys,
+                                                                       sql, field, named):
+    path = tmp_path / "t.db"
+    url = _study_with_three_trials(path)
+    con = sqlite3.connect(path)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    with pytest.raises(bt.StorageError) as info:
+        bt.load_study(url, "s")
+    message = str(info.value)
+    assert "'s'" in message and field in message and named in message, message
+    for command in ("trials", "best", "ask"):
+        assert main([command, "--storage", str(path), "--name", "s"]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and field in err, err

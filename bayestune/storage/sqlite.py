@@ -39,10 +39,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bayestune._checks import check_number, is_int
+from bayestune._checks import check_number, is_int, short_repr
 from bayestune._codec import dumps, loads
 from bayestune.exceptions import (
     DuplicatedStudyError,
+    InvalidValueError,
     StorageError,
     TrialAlreadyFinishedError,
     UnknownTrialError,
@@ -77,28 +78,37 @@ def _after_fork_in_child() -> None:
         storage._forget_inherited_connection()
 
 
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
 def _iso(d: datetime | None) -> str | None:
     return d.isoformat() if d else None
 
 
+def _json_field(ref: StudyRef, number: Any, field_name: str, text: Any) -> Any:
+    try:
+        return loads(text)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise StorageError(f"{ref}, trial {number}: the row is damaged: {field_name} is not "
+                           f"JSON ({type(e).__name__}: {e})") from None
+
+
 def _trial(row: Sequence[Any], ref: StudyRef) -> FrozenTrial:
+    """A trial row as a record, every field checked (a hand-damaged row is named)."""
     number, state, params, value, inter, uattrs, sattrs, start, complete = row
-    return FrozenTrial(
-        number=number,
-        state=TrialState(state),
-        params=loads(params),
-        value=value,
-        intermediate_values={int(k): float(v) for k, v in loads(inter).items()},
-        user_attrs=loads(uattrs),
-        system_attrs=loads(sattrs),
-        datetime_start=_dt(start),
-        datetime_complete=_dt(complete),
-        study_ref=ref,
-    )
+    record = {
+        "number": number, "state": state, "value": value,
+        "params": _json_field(ref, number, "params", params),
+        "intermediate_values": _json_field(ref, number, "intermediate_values", inter),
+        "user_attrs": _json_field(ref, number, "user_attrs", uattrs),
+        "system_attrs": _json_field(ref, number, "system_attrs", sattrs),
+        "datetime_start": start, "datetime_complete": complete,
+    }
+    try:
+        t = FrozenTrial.from_dict(record)
+    except InvalidValueError as e:
+        raise StorageError(f"{ref}: the row is damaged: {e}") from None
+    if t.state is TrialState.COMPLETE and t.value is None:
+        raise StorageError(f"{ref}: the row is damaged: trial {number} is COMPLETE without "
+                           f"a value")
+    return replace(t, study_ref=ref)
 
 
 @dataclass
@@ -304,8 +314,24 @@ class SQLiteStorage(Storage):
                                (name,)).fetchone()
         if row is None:
             return None
-        return StudyRecord(name=name, space=loads(row[0]), direction=row[1],
-                           settings=loads(row[2]))
+        ref = self.study_ref(name)
+        space, settings = (self._study_field(ref, f, text)
+                           for f, text in (("space", row[0]), ("settings", row[2])))
+        if not isinstance(row[1], str):
+            raise StorageError(f"{ref}: the row is damaged: direction={row[1]!r}")
+        return StudyRecord(name=name, space=space, direction=row[1], settings=settings)
+
+    @staticmethod
+    def _study_field(ref: StudyRef, field_name: str, text: Any) -> dict[str, Any]:
+        try:
+            value = loads(text)
+        except (TypeError, ValueError, RecursionError) as e:
+            raise StorageError(f"{ref}: the row is damaged: {field_name} is not JSON "
+                               f"({type(e).__name__}: {e})") from None
+        if not isinstance(value, dict):
+            raise StorageError(f"{ref}: the row is damaged: {field_name} must be a dict, "
+                               f"got {field_name}={short_repr(value)}")
+        return value
 
     def list_studies(self) -> list[str]:
         with self._read() as conn:
@@ -464,9 +490,12 @@ class SQLiteStorage(Storage):
                 t = _trial(row[1:], cache.ref)
                 if t.number < len(trials):
                     trials[t.number] = t
-                else:
-                    assert t.number == len(trials), "trial numbers are gap-free"
+                elif t.number == len(trials):
                     trials.append(t)
+                else:  # numbers are gap-free: a row was deleted or renumbered by hand
+                    raise StorageError(
+                        f"{cache.ref}: the rows are damaged: trial {len(trials)} is missing "
+                        f"(number: the next row is trial {t.number})")
             cache.trials = trials
             cache.seq = max(cache.seq, max(r[0] for r in rows))
             return trials
