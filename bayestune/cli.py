@@ -62,8 +62,11 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def _open(args: argparse.Namespace) -> Any:
-    return load_study(args.storage, args.name)
+def _open(args: argparse.Namespace, read_only: bool = False) -> Any:
+    """The study; commands that only look at it read through a read-only connection
+    (so they work on a file this user may not write, and never lock out writers)."""
+    return load_study(get_storage(args.storage, read_only=True) if read_only
+                      else args.storage, args.name)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ def cmd_enqueue(args: argparse.Namespace) -> None:
 
 
 def cmd_best(args: argparse.Namespace) -> None:
-    best = _open(args).best_trial
+    best = _open(args, read_only=True).best_trial
     if args.json:
         _emit({"trial": best.number, "value": best.value, "params": dict(best.params)})
         return
@@ -144,7 +147,7 @@ def cmd_best(args: argparse.Namespace) -> None:
 
 
 def cmd_trials(args: argparse.Namespace) -> None:
-    study = _open(args)
+    study = _open(args, read_only=True)
     trials = study.get_trials(args.state)
     if args.json:
         _emit([t.to_dict() for t in trials])
@@ -162,12 +165,12 @@ def cmd_trials(args: argparse.Namespace) -> None:
 
 
 def cmd_studies(args: argparse.Namespace) -> None:
-    for name in get_storage(args.storage, must_exist=True).list_studies():
+    for name in get_storage(args.storage, read_only=True).list_studies():
         print(name)
 
 
 def cmd_advise(args: argparse.Namespace) -> None:
-    study = _open(args)
+    study = _open(args, read_only=True)
     findings = advise(study, rules=args.rule, optimizer=args.optimizer,
                       fine_tune=args.fine_tune)
     if args.json:

@@ -27,6 +27,7 @@ Design:
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -51,7 +52,9 @@ from bayestune.exceptions import (
 from bayestune.storage._sqlite_file import (
     SCHEMA_VERSION,
     URL_PREFIX,
+    ReadOnlyFileError,
     check_file,
+    is_read_only_error,
     open_database,
     parse_sqlite_url,
 )
@@ -59,6 +62,8 @@ from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
 from bayestune.trial import FrozenTrial, StudyRef, TrialState
 
 __all__ = ["SQLiteStorage", "SCHEMA_VERSION", "parse_sqlite_url"]
+
+logger = logging.getLogger(__name__)
 
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 
@@ -156,9 +161,15 @@ class SQLiteStorage(Storage):
             raise StorageError("an in-memory SQLite database cannot be opened read-only")
         self._location = URL_PREFIX + (os.path.realpath(self.path) if self.path != ":memory:"
                                        else f":memory:#{uuid.uuid4().hex[:12]}")
+        # why writes are refused: asked for, or found (a file this user may only read)
+        self._read_only_why = "opened read-only" if self.read_only else ""
         self._init_process()
         self._caches: dict[str, _Cache] = {}
         check_file(self.path, must_exist or self.read_only)
+        if not self.read_only and os.path.exists(self.path) and \
+                not os.access(self.path, os.W_OK):
+            self._fall_back_to_read_only("read-only for this user (no permission to write "
+                                         "the file)")
         self._connection()  # open now, so a bad file fails at construction
 
     @property
@@ -187,12 +198,15 @@ class SQLiteStorage(Storage):
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "timeout": self.timeout, "durable": self.durable,
-                "read_only": self.read_only, "location": self._location}
+                "read_only": self.read_only, "location": self._location,
+                "read_only_why": self._read_only_why}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self.timeout, self.durable = state["path"], state["timeout"], state["durable"]
         self.read_only = state.get("read_only", False)
         self._location = state.get("location") or URL_PREFIX + os.path.realpath(self.path)
+        self._read_only_why = state.get("read_only_why") or (
+            "opened read-only" if self.read_only else "")
         self._init_process()
         self._caches = {}
 
@@ -202,8 +216,23 @@ class SQLiteStorage(Storage):
         if self._conn is None:
             with self._lock:
                 if self._conn is None:
-                    self._conn = open_database(self.path, self.timeout, self.read_only)
+                    try:
+                        self._conn = open_database(self.path, self.timeout, self.read_only)
+                    except ReadOnlyFileError:  # still readable: open it for reading
+                        self._fall_back_to_read_only(
+                            "read-only for this user (no permission to write the file or "
+                            "its folder)")
+                        self._conn = open_database(self.path, self.timeout, True)
         return self._conn
+
+    def _fall_back_to_read_only(self, why: str) -> None:
+        logger.info("storage %s is %s: opened for reading only", self.url, why)
+        self.read_only = True
+        self._read_only_why = why
+
+    def _refuse_write(self) -> StorageError:
+        return StorageError(f"storage {self.url} is {self._read_only_why}: it cannot be "
+                            f"written")
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -218,9 +247,9 @@ class SQLiteStorage(Storage):
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; synced to disk if ``durable``."""
+        conn = self._connection()  # first: opening may find the file read-only
         if self.read_only:
-            raise StorageError(f"storage {self.url} is opened read-only: it cannot be written")
-        conn = self._connection()
+            raise self._refuse_write()
         sync = "FULL" if durable and self.durable else "NORMAL"
         with self._lock:
             try:
@@ -229,6 +258,9 @@ class SQLiteStorage(Storage):
                     self._synchronous = sync
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
+                if is_read_only_error(e):
+                    self._read_only_why = f"read-only for this user ({e})"
+                    raise self._refuse_write() from None
                 raise StorageError(
                     f"storage {self.path!r} stayed busy for {self.timeout:g}s: {e}"
                 ) from None
@@ -238,6 +270,9 @@ class SQLiteStorage(Storage):
             except BaseException as e:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error) and is_read_only_error(e):
+                    self._read_only_why = f"read-only for this user ({e})"
+                    raise self._refuse_write() from None
                 if isinstance(e, sqlite3.Error):
                     raise StorageError(f"storage {self.path!r}: {e}") from None
                 raise
