@@ -196,12 +196,13 @@ class Study:
                 logger.warning("trial(s) %s had no heartbeat for %gs: marked FAILED%s", stale,
                                hb.grace_period, " and re-enqueued" if hb.on_stale == "requeue"
                                else "")
-        waiting = self._storage.pop_waiting_trial(self.name)
+        beating = self._heartbeat is not None  # the first beat goes with the reservation
+        waiting = self._storage.pop_waiting_trial(self.name, heartbeat=beating)
         if waiting is not None:
-            self._beat(waiting.number)
+            self._beat(waiting.number, beat_now=False)
             return Trial(waiting.number, dict(waiting.params), self)
-        reserved = self._storage.create_trial(self.name, TrialState.RUNNING)
-        self._beat(reserved.number)
+        reserved = self._storage.create_trial(self.name, TrialState.RUNNING, heartbeat=beating)
+        self._beat(reserved.number, beat_now=False)
         try:
             trials = [t for t in self._storage.get_trials(self.name)
                       if t.number != reserved.number]
@@ -269,9 +270,9 @@ class Study:
         self._unbeat(number)
         return record
 
-    def _beat(self, number: int) -> None:
+    def _beat(self, number: int, beat_now: bool = True) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.start(number)
+            self._heartbeat.start(number, beat_now)
 
     def _unbeat(self, number: int) -> None:
         if self._heartbeat is not None:

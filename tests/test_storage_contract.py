@@ -163,3 +163,16 @@ def test_finished_trials_no_longer_beat(storage):
     storage.record_heartbeat("s", [0])
     time.sleep(0.02)
     assert storage.reap_stale_trials("s", grace_period=0.01, requeue=False) == []
+
+
+def test_a_reservation_can_carry_its_first_heartbeat(storage):
+    storage.create_trial("s", TrialState.RUNNING, heartbeat=True)  # a reservation
+    storage.create_trial("s", TrialState.WAITING, {"x": 0.3})
+    assert storage.pop_waiting_trial("s", heartbeat=True).number == 1
+    storage.create_trial("s", TrialState.RUNNING)  # no heartbeat: never reaped
+    time.sleep(0.05)
+    assert storage.reap_stale_trials("s", grace_period=0.02, requeue=True) == [0, 1]
+    states = [t.state for t in storage.get_trials("s")]
+    # trial 1 had params: it is requeued; the empty reservation is not
+    assert states == [TrialState.FAILED, TrialState.FAILED, TrialState.RUNNING,
+                      TrialState.WAITING]

@@ -308,6 +308,41 @@ def test_a_dead_workers_trial_can_be_requeued(tmp_path):
     assert study.get_trial(retry.number).system_attrs["retry_of"] == dead
 
 
+def _killed_inside(url: str, what: str) -> None:
+    """Ask, and be SIGKILLed right after the storage reserved the trial (or handed over
+    a WAITING one), before the study could record its first heartbeat."""
+    study = bt.load_study(url, "hb")
+    storage = study.storage
+    original = getattr(storage, what)
+
+    def then_die(*args, **kwargs):
+        original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(storage, what, then_die)
+    study.ask()
+
+
+@needs_fork
+@pytest.mark.parametrize("what", ["create_trial", "pop_waiting_trial"])
+def test_a_worker_killed_inside_its_reservation_is_reaped(tmp_path, what):
+    url = _url(tmp_path)
+    study = bt.Study(SPACE, storage=url, name="hb", sampler=bt.samplers.RandomSampler(seed=0),
+                     heartbeat_interval=0.05, grace_period=0.3)
+    if what == "pop_waiting_trial":
+        study.enqueue({"x": 0.5, "c": "a"})
+    p = mp.get_context("fork").Process(target=_killed_inside, args=(url, what))
+    p.start()
+    p.join(60)
+    assert p.exitcode == -signal.SIGKILL
+    (orphan,) = study.get_trials([TrialState.RUNNING])
+    time.sleep(0.6)
+    study.tell(study.ask(), 1.0)
+    reaped = study.get_trial(orphan.number)
+    assert reaped.state is TrialState.FAILED and reaped.fail_reason == "stale heartbeat"
+    assert study.get_trials([TrialState.RUNNING]) == []
+
+
 def test_trials_without_a_heartbeat_are_never_reaped(tmp_path):
     url = _url(tmp_path)
     quiet = bt.Study(SPACE, storage=url, name="q", sampler=bt.samplers.RandomSampler(seed=0))

@@ -80,12 +80,20 @@ class Storage(abc.ABC):
         params: Mapping[str, Any] | None = None,
         value: float | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        *,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
-        """Append a trial with the next number and return it."""
+        """Append a trial with the next number and return it.
+
+        With ``heartbeat`` (a RUNNING trial of a study with heartbeats) its first
+        heartbeat is recorded in the same atomic step, so a worker killed right after
+        the reservation still leaves a trial that :meth:`reap_stale_trials` finds.
+        """
 
     @abc.abstractmethod
-    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
-        """Atomically turn the oldest WAITING trial into RUNNING and return it."""
+    def pop_waiting_trial(self, name: str, *, heartbeat: bool = False) -> FrozenTrial | None:
+        """Atomically turn the oldest WAITING trial into RUNNING and return it (with its
+        first heartbeat, as in :meth:`create_trial`)."""
 
     @abc.abstractmethod
     def set_trial_params(

@@ -98,6 +98,8 @@ class InMemoryStorage(Storage):
         params: Mapping[str, Any] | None = None,
         value: float | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        *,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
         with self._lock:
             trials = self._trial_list(name)
@@ -113,14 +115,18 @@ class InMemoryStorage(Storage):
                 study_ref=self.study_ref(name),
             )
             trials.append(t)
+            if heartbeat and state is TrialState.RUNNING:
+                self._heartbeats[name][t.number] = time.time()
             return t
 
-    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
+    def pop_waiting_trial(self, name: str, *, heartbeat: bool = False) -> FrozenTrial | None:
         with self._lock:
             trials = self._trial_list(name)
             for i, t in enumerate(trials):
                 if t.state is TrialState.WAITING:
                     trials[i] = replace(t, state=TrialState.RUNNING, datetime_start=datetime.now())
+                    if heartbeat:
+                        self._heartbeats[name][i] = time.time()
                     return trials[i]
             return None
 

@@ -314,15 +314,16 @@ class SQLiteStorage(Storage):
                 f"trial {number} of study {name!r} is {t.state.value}, not RUNNING")
         return t
 
-    def _insert(self, conn: sqlite3.Connection, sid: int, seq: int, t: FrozenTrial) -> None:
+    def _insert(self, conn: sqlite3.Connection, sid: int, seq: int, t: FrozenTrial,
+                heartbeat: float | None = None) -> None:
         conn.execute(
             "INSERT INTO trials (study_id, number, state, params, value, intermediate_values,"
-            " user_attrs, system_attrs, datetime_start, datetime_complete, seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " user_attrs, system_attrs, datetime_start, datetime_complete, heartbeat, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sid, t.number, t.state.value, dumps(dict(t.params)), t.value,
              dumps({str(k): v for k, v in t.intermediate_values.items()}),
              dumps(dict(t.user_attrs)), dumps(dict(t.system_attrs)),
-             _iso(t.datetime_start), _iso(t.datetime_complete), seq),
+             _iso(t.datetime_start), _iso(t.datetime_complete), heartbeat, seq),
         )
 
     def _next_number(self, conn: sqlite3.Connection, sid: int) -> int:
@@ -380,6 +381,8 @@ class SQLiteStorage(Storage):
         params: Mapping[str, Any] | None = None,
         value: float | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        *,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
         # A reservation (RUNNING, no params) is ask bookkeeping; anything else is a record.
         with self._write(durable=state is not TrialState.RUNNING or bool(params)) as conn:
@@ -391,7 +394,8 @@ class SQLiteStorage(Storage):
                 datetime_start=now, datetime_complete=now if state.is_finished else None,
                 study_ref=self._caches[name].ref,
             )
-            self._insert(conn, sid, self._next_seq(conn, sid), t)
+            beat = time.time() if heartbeat and state is TrialState.RUNNING else None
+            self._insert(conn, sid, self._next_seq(conn, sid), t, beat)
         return t
 
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
@@ -402,7 +406,7 @@ class SQLiteStorage(Storage):
             self._insert(conn, sid, self._next_seq(conn, sid), replace(trial, number=number))
             return self._row(conn, name, sid, number)
 
-    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
+    def pop_waiting_trial(self, name: str, *, heartbeat: bool = False) -> FrozenTrial | None:
         query = ("SELECT number FROM trials WHERE study_id=? AND state='WAITING' "
                  "ORDER BY number LIMIT 1")
         with self._read() as conn:  # most asks find none: skip the write lock then
@@ -416,9 +420,10 @@ class SQLiteStorage(Storage):
             t = replace(self._row(conn, name, sid, row[0]), state=TrialState.RUNNING,
                         datetime_start=datetime.now())
             conn.execute(
-                "UPDATE trials SET state='RUNNING', datetime_start=?, seq=? "
+                "UPDATE trials SET state='RUNNING', datetime_start=?, heartbeat=?, seq=? "
                 "WHERE study_id=? AND number=?",
-                (_iso(t.datetime_start), self._next_seq(conn, sid), sid, t.number))
+                (_iso(t.datetime_start), time.time() if heartbeat else None,
+                 self._next_seq(conn, sid), sid, t.number))
             return t
 
     def set_trial_params(
