@@ -40,6 +40,7 @@ from bayestune.samplers.base import Sampler
 from bayestune.samplers.gp import GPSampler
 from bayestune.space import Space
 from bayestune.storage import Storage, StudyRecord, get_storage
+from bayestune.storage.base import Unseen
 from bayestune.trial import FrozenTrial, Trial, TrialState, parse_state, trial_number
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Study", "load_study"]
 
 logger = logging.getLogger(__name__)
+
+# How often ask() samples again when other workers took its configuration meanwhile.
+_REPLANS = 10
 
 Objective = Callable[[Trial], Any]
 Callback = Callable[["Study", FrozenTrial], None]
@@ -204,12 +208,7 @@ class Study:
         reserved = self._storage.create_trial(self.name, TrialState.RUNNING, heartbeat=beating)
         self._beat(reserved.number, beat_now=False)
         try:
-            trials = [t for t in self._storage.get_trials(self.name)
-                      if t.number != reserved.number]
-            suggestion = self.sampler.sample(self.space, trials, self.direction, reserved.number)
-            rec = self._storage.set_trial_params(
-                self.name, reserved.number, suggestion.params, suggestion.attrs
-            )
+            rec = self._sample_into(reserved.number)
         except BaseException as e:
             self._storage.finish_trial(
                 self.name, reserved.number, TrialState.FAILED, None,
@@ -218,6 +217,30 @@ class Study:
             self._unbeat(reserved.number)
             raise
         return Trial(rec.number, dict(rec.params), self)
+
+    def _sample_into(self, number: int) -> FrozenTrial:
+        """Have the sampler choose the params of reserved trial ``number`` and write them.
+
+        Workers sharing the storage sample at the same time, each blind to what the
+        others have not written yet; the write is refused when a trial this sampler was
+        not shown holds the same configuration already, and the sampler plans again,
+        now seeing it as pending (after ``_REPLANS`` tries the configuration is kept).
+        """
+        for attempt in range(_REPLANS + 1):
+            seen = self._storage.get_trials(self.name)
+            trials = [t for t in seen if t.number != number]
+            suggestion = self.sampler.sample(self.space, trials, self.direction, number)
+            unseen = None if attempt == _REPLANS else Unseen(
+                from_number=len(seen),
+                numbers=tuple(t.number for t in trials
+                              if not t.params and t.state is TrialState.RUNNING))
+            rec = self._storage.set_trial_params(self.name, number, suggestion.params,
+                                                 suggestion.attrs, unseen=unseen)
+            if rec is not None:
+                return rec
+            logger.debug("trial %d: another worker chose %s meanwhile; sampling again",
+                         number, suggestion.params)
+        raise AssertionError("the last try writes unconditionally")  # pragma: no cover
 
     def tell(
         self,

@@ -139,6 +139,51 @@ def test_a_read_only_watcher_polling_while_three_workers_write(tmp_path):
     con.close()
 
 
+GRID = bt.Space({"a": bt.Int(0, 99), "b": bt.Int(0, 99)})
+
+
+def _bowl(params) -> float:
+    return ((params["a"] - 37) / 30) ** 2 + ((params["b"] - 61) / 30) ** 2
+
+
+def _gp_context():
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":  # import torch and the GP once, not per worker
+        ctx.set_forkserver_preload(["bayestune", "bayestune.samplers.gp", "bayestune.gp.optimize",
+                                    "bayestune.gp.surrogate", "bayestune.gp.acquisition"])
+    return ctx
+
+
+def _gp_worker(url: str, n: int) -> None:
+    study = bt.load_study(url, "gp")  # the stored GP sampler, as n_jobs workers get it
+    for _ in range(n):
+        t = study.ask()
+        time.sleep(0.01)
+        study.tell(t, _bowl(t.params))
+
+
+@pytest.mark.slow
+def test_eight_gp_workers_never_evaluate_a_configuration_twice(tmp_path):
+    # On an integer grid, GP workers that sample at the same time from the same history
+    # converge on the same points; each must see what the others chose meanwhile.
+    url = f"sqlite:///{tmp_path / 'gp.db'}"
+    bt.Study(GRID, storage=url, name="gp",
+             sampler=bt.samplers.GPSampler(seed=0, n_startup_trials=8))
+    ctx = _gp_context()
+    procs = [ctx.Process(target=_gp_worker, args=(url, 25)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+        assert p.exitcode == 0
+    trials = bt.load_study(url, "gp").trials
+    configs = [(t.params["a"], t.params["b"]) for t in trials]
+    duplicates = len(configs) - len(set(configs))
+    print(f"8 GP workers: {len(trials)} trials, {duplicates} duplicated configurations")
+    assert len(trials) == 200 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert duplicates == 0
+
+
 def _churn(url: str, ack_path: str, seed: int) -> None:
     """Ask and tell forever; append "number value" to the ack file after each tell."""
     study = bt.Study(SPACE, storage=url, name="churn", load_if_exists=True,

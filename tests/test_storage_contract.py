@@ -176,3 +176,19 @@ def test_a_reservation_can_carry_its_first_heartbeat(storage):
     # trial 1 had params: it is requeued; the empty reservation is not
     assert states == [TrialState.FAILED, TrialState.FAILED, TrialState.RUNNING,
                       TrialState.WAITING]
+
+
+def test_set_trial_params_refuses_a_configuration_an_unseen_trial_holds(storage):
+    from bayestune.storage.base import Unseen
+
+    for _ in range(4):
+        storage.create_trial("s", TrialState.RUNNING)
+    storage.set_trial_params("s", 0, {"x": 0.5})  # seen by the sampler of trial 2
+    storage.set_trial_params("s", 1, {"x": 0.25})  # reserved then: unseen
+    storage.set_trial_params("s", 3, {"x": 0.75})  # created since: unseen
+    unseen = Unseen(from_number=3, numbers=(1,))
+    assert storage.set_trial_params("s", 2, {"x": 0.25}, unseen=unseen) is None
+    assert storage.set_trial_params("s", 2, {"x": 0.75}, unseen=unseen) is None
+    assert storage.get_trial("s", 2).params == {}  # nothing written
+    # a configuration the sampler saw (and chose again knowingly) is written
+    assert storage.set_trial_params("s", 2, {"x": 0.5}, unseen=unseen).params == {"x": 0.5}

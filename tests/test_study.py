@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -766,3 +767,70 @@ def test_optimize_records_a_value_it_cannot_tell_as_failed_with_the_reason(rando
     (trial,) = random_study.trials
     assert trial.state is TrialState.FAILED
     assert str(value)[:20] in trial.fail_reason
+
+
+# -- concurrent asks never take the same configuration ------------------------------------------
+class _FirstFree(bt.samplers.base.Sampler):
+    """Proposes the smallest ``n`` that no trial it is shown holds (as the GP never
+    proposes a completed or pending point); waits on ``hold`` before returning."""
+
+    def __init__(self, hold=None) -> None:
+        self.seed = 0
+        self.hold = hold
+
+    def sample(self, space, trials, direction, number):
+        taken = {t.params["n"] for t in trials if t.params}
+        choice = min(set(range(10)) - taken)
+        if self.hold is not None:
+            hold, self.hold = self.hold, None
+            hold()
+        return bt.samplers.base.Suggestion({"n": choice})
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_two_workers_sampling_at_once_never_take_the_same_configuration(tmp_path, backend):
+    # A reserves and samples; B reserves (A's trial has no params yet: B cannot plan
+    # around it) and samples; A writes, then B: B's write must see A's configuration.
+    space = bt.Space({"n": bt.Int(0, 9)})
+    shared = bt.storage.InMemoryStorage() if backend == "memory" else None
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    steps = {k: threading.Event() for k in ("a sampled", "b sampled", "a may write",
+                                            "b may write")}
+
+    def holding(sampled, may_write):
+        def hold():
+            steps[sampled].set()
+            assert steps[may_write].wait(30)
+        return hold
+
+    a = bt.Study(space, storage=shared or url, name="w",
+                 sampler=_FirstFree(holding("a sampled", "a may write")))
+    b = bt.Study(space, storage=shared or url, name="w", load_if_exists=True,
+                 sampler=_FirstFree(holding("b sampled", "b may write")))
+    asked = {}
+    ta = threading.Thread(target=lambda: asked.update(a=a.ask()))
+    tb = threading.Thread(target=lambda: asked.update(b=b.ask()))
+    ta.start()
+    assert steps["a sampled"].wait(30)
+    tb.start()
+    assert steps["b sampled"].wait(30)
+    steps["a may write"].set()
+    ta.join(30)
+    steps["b may write"].set()
+    tb.join(30)
+    assert asked["a"].params == {"n": 0}
+    assert asked["b"].params == {"n": 1}  # planned again around A's choice
+    assert [t.params for t in a.trials] == [{"n": 0}, {"n": 1}]
+
+
+def test_nested_asks_of_three_workers_never_take_the_same_configuration(tmp_path):
+    # Each worker asks while the previous one samples (the newest writes first).
+    space = bt.Space({"n": bt.Int(0, 9)})
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    c = bt.Study(space, storage=url, name="w", sampler=_FirstFree())
+    b = bt.Study(space, storage=url, name="w", load_if_exists=True,
+                 sampler=_FirstFree(lambda: c.ask()))
+    a = bt.Study(space, storage=url, name="w", load_if_exists=True,
+                 sampler=_FirstFree(lambda: b.ask()))
+    a.ask()
+    assert sorted(t.params["n"] for t in a.trials) == [0, 1, 2]

@@ -21,7 +21,7 @@ from bayestune.exceptions import UnknownTrialError
 from bayestune.space import Space
 from bayestune.trial import FrozenTrial, StudyRef, TrialState, check_record
 
-__all__ = ["Storage", "StudyRecord", "STALE_REASON"]
+__all__ = ["Storage", "StudyRecord", "Unseen", "STALE_REASON"]
 
 STALE_REASON = "stale heartbeat"
 
@@ -41,6 +41,23 @@ class StudyRecord:
     space: Mapping[str, Any]
     direction: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """The trials a sampler was not shown when it chose a configuration.
+
+    Attributes:
+        from_number: Every trial numbered this or more (created since).
+        numbers: Trials that were reserved then, their params not chosen yet.
+    """
+
+    from_number: int
+    numbers: tuple[int, ...] = ()
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, int) and (number >= self.from_number
+                                            or number in self.numbers)
 
 
 class Storage(abc.ABC):
@@ -98,9 +115,14 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def set_trial_params(
         self, name: str, number: int, params: Mapping[str, Any],
-        system_attrs: Mapping[str, Any] | None = None,
-    ) -> FrozenTrial:
-        """Set the params of a RUNNING trial (once the sampler chose them)."""
+        system_attrs: Mapping[str, Any] | None = None, *, unseen: Unseen | None = None,
+    ) -> FrozenTrial | None:
+        """Set the params of a RUNNING trial (once the sampler chose them).
+
+        With ``unseen``, in the same atomic step: if a trial the sampler was not shown
+        holds the same configuration already (another worker chose it meanwhile),
+        write nothing and return None, so that the caller plans again around it.
+        """
 
     @abc.abstractmethod
     def finish_trial(

@@ -17,7 +17,7 @@ from bayestune.exceptions import (
     TrialAlreadyFinishedError,
     UnknownTrialError,
 )
-from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
+from bayestune.storage.base import STALE_REASON, Storage, StudyRecord, Unseen
 from bayestune.trial import FrozenTrial, TrialState
 
 __all__ = ["InMemoryStorage"]
@@ -132,10 +132,17 @@ class InMemoryStorage(Storage):
 
     def set_trial_params(
         self, name: str, number: int, params: Mapping[str, Any],
-        system_attrs: Mapping[str, Any] | None = None,
-    ) -> FrozenTrial:
+        system_attrs: Mapping[str, Any] | None = None, *, unseen: Unseen | None = None,
+    ) -> FrozenTrial | None:
         with self._lock:
             t = self._running(name, number)
+            if unseen is not None:
+                wanted = normalize(dict(params))
+                trials = self._trials[name]
+                others = [*trials[unseen.from_number:],
+                          *(trials[n] for n in unseen.numbers if n < len(trials))]
+                if any(o.number != number and o.params == wanted for o in others):
+                    return None
             attrs = {**t.system_attrs, **normalize(dict(system_attrs or {}))}
             new = replace(t, params=dict(params), system_attrs=attrs)
             self._trials[name][number] = new

@@ -58,7 +58,7 @@ from bayestune.storage._sqlite_file import (
     open_database,
     parse_sqlite_url,
 )
-from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
+from bayestune.storage.base import STALE_REASON, Storage, StudyRecord, Unseen
 from bayestune.trial import FrozenTrial, StudyRef, TrialState
 
 __all__ = ["SQLiteStorage", "SCHEMA_VERSION", "parse_sqlite_url"]
@@ -428,17 +428,36 @@ class SQLiteStorage(Storage):
 
     def set_trial_params(
         self, name: str, number: int, params: Mapping[str, Any],
-        system_attrs: Mapping[str, Any] | None = None,
-    ) -> FrozenTrial:
+        system_attrs: Mapping[str, Any] | None = None, *, unseen: Unseen | None = None,
+    ) -> FrozenTrial | None:
         with self._write(durable=False) as conn:
             sid = self._study_id(conn, name)
             t = self._running(conn, name, sid, number)
             attrs = {**t.system_attrs, **loads(dumps(dict(system_attrs or {})))}
             p = dumps(dict(params))
+            if unseen is not None and self._taken(conn, sid, number, loads(p), unseen):
+                return None
             conn.execute(
                 "UPDATE trials SET params=?, system_attrs=?, seq=? WHERE study_id=? AND number=?",
                 (p, dumps(attrs), self._next_seq(conn, sid), sid, number))
             return replace(t, params=loads(p), system_attrs=attrs)
+
+    @staticmethod
+    def _taken(conn: sqlite3.Connection, sid: int, number: int, params: Any,
+               unseen: Unseen) -> bool:
+        """Whether a trial in ``unseen`` (not ``number``) holds ``params`` already."""
+        marks = ",".join("?" * len(unseen.numbers))
+        rows = conn.execute(
+            f"SELECT params FROM trials WHERE study_id=? AND number!=? AND params!='{{}}' "
+            f"AND (number>=? OR number IN ({marks}))",
+            (sid, number, unseen.from_number, *unseen.numbers)).fetchall()
+        for (text,) in rows:
+            try:
+                if loads(text) == params:
+                    return True
+            except (TypeError, ValueError, RecursionError):
+                continue  # a damaged row: reading it says so; it holds no configuration
+        return False
 
     def finish_trial(
         self, name: str, number: int, state: TrialState, value: float | None,
