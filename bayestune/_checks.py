@@ -88,21 +88,23 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 @overload
-def check_int(name: str, value: Any, *, low: int | None = ..., none: Literal[False] = ...
-              ) -> int: ...
+def check_int(name: str, value: Any, *, low: int | None = ..., high: int | None = ...,
+              none: Literal[False] = ...) -> int: ...
 @overload
-def check_int(name: str, value: Any, *, low: int | None = ..., none: bool) -> int | None: ...
-def check_int(name: str, value: Any, *, low: int | None = None, none: bool = False
-              ) -> int | None:
-    """``value`` as an ``int >= low`` (None passes when ``none``).
+def check_int(name: str, value: Any, *, low: int | None = ..., high: int | None = ...,
+              none: bool) -> int | None: ...
+def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None,
+              none: bool = False) -> int | None:
+    """``value`` as an int in ``[low, high]`` (None passes when ``none``).
 
     Raises:
-        InvalidValueError: for a bool, a float, a string, or an int below ``low``.
+        InvalidValueError: for a bool, a float, a string, or an int out of bounds.
     """
     if value is None and none:
         return None
-    if not is_int(value) or (low is not None and value < low):
-        raise _fail(name, "an int" + _bounds(low, None, False, False), value, none)
+    if not is_int(value) or (low is not None and value < low) or \
+            (high is not None and value > high):
+        raise _fail(name, "an int" + _bounds(low, high, False, False), value, none)
     return int(value)
 
 

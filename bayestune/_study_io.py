@@ -77,7 +77,7 @@ def stored(where: str, field: str) -> Iterator[None]:
     except (BayesTuneError, ValueError, TypeError, KeyError, AttributeError,
             RecursionError) as e:
         message = str(e) if isinstance(e, BayesTuneError) else f"{type(e).__name__}: {e}"
-        raise StorageError(f"{where}: stored {field} is damaged: {message}") from None
+        raise StorageError(f"{where}: stored {field} is refused: {message}") from None
 
 
 def stored_space(space: Any, where: str) -> Space:

@@ -453,3 +453,30 @@ def test_import_trial_refuses_what_tell_would_refuse(tmp_path, backend):
             st.import_trial("s", bt.FrozenTrial(**{**good.__dict__, **change}))
     assert study.trials == []
     assert st.import_trial("s", good).params == {"x": 0.5, "c": "a"}
+
+
+@pytest.mark.parametrize(("setting", "value"), [("n_raw_samples", 10**8),
+                                                ("raw_samples", 10**8),
+                                                ("num_threads", 10**6)])
+def test_a_stored_sampler_setting_out_of_bounds_is_refused_at_load(tmp_path, setting, value):
+    url = _url(tmp_path)
+    study = bt.Study(SPACE, storage=url, name="s", seed=0)
+    _run(study, 2)
+    con = sqlite3.connect(tmp_path / "tune.db")
+    settings = json.loads(con.execute("SELECT settings FROM studies").fetchone()[0])
+    settings["sampler"][setting] = value
+    con.execute("UPDATE studies SET settings=?", (json.dumps(settings),))
+    con.commit()
+    con.close()
+    with pytest.raises(bt.StorageError, match=re.escape(f"={value}")) as info:
+        bt.load_study(url, "s")
+    assert "'s'" in str(info.value) and "settings.sampler" in str(info.value)
+    # the way out: reopen it with a sampler given
+    again = bt.load_study(url, "s", sampler=bt.samplers.GPSampler(seed=0))
+    assert len(again.trials) == 2
+    study.to_json(tmp_path / "s.json")
+    data = json.loads((tmp_path / "s.json").read_text())
+    data["settings"] = settings
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    with pytest.raises(bt.StorageError, match=re.escape(f"={value}")):
+        bt.Study.from_json(tmp_path / "s.json")
