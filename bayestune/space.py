@@ -25,6 +25,18 @@ __all__ = ["Float", "Int", "Categorical", "Dimension", "Space"]
 _SCALARS = (str, int, float, bool, type(None))
 
 
+# Int values are kept exact in the float cube only up to 2**53.
+_MAX_INT = 2**53
+
+
+def _finite(x: Any) -> bool:
+    """A finite real number (a huge int or Fraction beyond the float range is not)."""
+    try:
+        return is_number(x) and math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def _check_log(dim: Float | Int) -> None:
     # bool("false") is True: a string, an int or None would silently pick a scale
     if not is_bool(dim.log):
@@ -51,9 +63,11 @@ class Float:
     def __post_init__(self) -> None:
         low, high = self.low, self.high
         if not (is_number(low) and is_number(high)):
-            raise InvalidSpaceError(f"Float bounds must be numbers, got {low=!r}, {high=!r}")
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise InvalidSpaceError(f"Float bounds must be finite, got {low=}, {high=}")
+            raise InvalidSpaceError(f"Float bounds must be numbers, got low={short_repr(low)}, "
+                                    f"high={short_repr(high)}")
+        if not (_finite(low) and _finite(high)):
+            raise InvalidSpaceError(f"Float bounds must be finite, got low={short_repr(low)}, "
+                                    f"high={short_repr(high)}")
         if low >= high:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
         _check_log(self)
@@ -66,7 +80,7 @@ class Float:
         if self.default is not None:
             if not is_number(self.default) or not low <= self.default <= high:
                 raise InvalidSpaceError(
-                    f"default must lie in [{low}, {high}], got default={self.default!r}"
+                    f"default must lie in [{low}, {high}], got default={short_repr(self.default)}"
                 )
             object.__setattr__(self, "default", float(self.default))
 
@@ -89,7 +103,7 @@ class Float:
         return min(max(v, self.low), self.high)
 
     def contains(self, value: Any) -> bool:
-        return is_number(value) and math.isfinite(value) and self.low <= value <= self.high
+        return _finite(value) and self.low <= value <= self.high
 
     def cast(self, value: Any) -> float:
         return float(value)
@@ -121,9 +135,14 @@ class Int:
         low, high, step = self.low, self.high, self.step
         for nm, v in (("low", low), ("high", high), ("step", step)):
             if not is_int(v):
-                if not (is_number(v) and math.isfinite(v) and float(v).is_integer()):
-                    raise InvalidSpaceError(f"Int {nm} must be an integer, got {nm}={v!r}")
+                if not (_finite(v) and float(v).is_integer()):
+                    raise InvalidSpaceError(
+                        f"Int {nm} must be an integer, got {nm}={short_repr(v)}")
         low, high, step = int(low), int(high), int(step)
+        if max(abs(low), abs(high)) > _MAX_INT:
+            raise InvalidSpaceError(
+                f"Int bounds must lie within -2**53..2**53 (beyond, the cube's floats skip "
+                f"values), got low={short_repr(low)}, high={short_repr(high)}")
         if low >= high:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
         if step < 1:
@@ -142,7 +161,8 @@ class Int:
         object.__setattr__(self, "step", step)
         if self.default is not None and not self.contains(self.default):
             raise InvalidSpaceError(
-                f"default must be one of {low}..{high} (step {step}), got default={self.default!r}"
+                f"default must be one of {low}..{high} (step {step}), got "
+                f"default={short_repr(self.default)}"
             )
         if self.default is not None:
             object.__setattr__(self, "default", int(self.default))
@@ -175,9 +195,7 @@ class Int:
         return int(min(max(self.low + k * self.step, self.low), self.high))
 
     def contains(self, value: Any) -> bool:
-        if not is_number(value):
-            return False
-        if not float(value).is_integer():
+        if not is_int(value) and not (_finite(value) and float(value).is_integer()):
             return False
         v = int(value)
         return self.low <= v <= self.high and (v - self.low) % self.step == 0
@@ -416,18 +434,20 @@ class Space:
             InvalidParamError: naming the missing, unknown or out-of-range parameter.
         """
         if not isinstance(params, Mapping):
-            raise InvalidParamError(f"params must be a dict, got {params!r}")
+            raise InvalidParamError(f"params must be a dict, got {short_repr(params)}")
         unknown = [k for k in params if k not in self._dims]
         if unknown:
-            raise InvalidParamError(f"unknown parameter(s) {unknown}; the space has {self._names}")
+            raise InvalidParamError(
+                f"unknown parameter(s) {short_repr(unknown)}; the space has {self._names}")
         missing = [k for k in self._names if k not in params]
         if missing:
-            raise InvalidParamError(f"missing parameter(s) {missing} in {dict(params)!r}")
+            raise InvalidParamError(
+                f"missing parameter(s) {missing} in {short_repr(dict(params))}")
         out: dict[str, Any] = {}
         for name, dim in self._dims.items():
             v = params[name]
             if not dim.contains(v):
-                raise InvalidParamError(f"{name}={v!r} is outside {dim!r}")
+                raise InvalidParamError(f"{name}={short_repr(v)} is outside {dim!r}")
             out[name] = dim.cast(v)
         return out
 

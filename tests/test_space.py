@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -476,3 +478,23 @@ def test_sampled_configurations_are_members(space, seed):
 @given(linear_floats(), st.floats(allow_nan=True, allow_infinity=True))
 def test_float_membership_matches_its_bounds(dim, v):
     assert dim.contains(v) == (math.isfinite(v) and dim.low <= v <= dim.high)
+
+
+@pytest.mark.parametrize(("make", "named"), [
+    (lambda: bt.Float(0, 10**400), "Float bounds must be finite"),
+    (lambda: bt.Float(Fraction(10**400), 10**401), "finite"),
+    (lambda: bt.Int(0, 10**400), "2**53"),
+    (lambda: bt.Int(-(2**53) - 1, 0), "low=-9007199254740993"),
+    (lambda: bt.Int(0, 10, default=10**400), "default=1000000"),
+    (lambda: bt.Float(0, 1, default=10**400), "default=1000000"),
+])
+def test_numbers_beyond_the_float_range_are_refused_not_overflowed(make, named):
+    with pytest.raises(bt.InvalidSpaceError, match=re.escape(named)):
+        make()
+
+
+def test_membership_of_numbers_beyond_the_float_range_is_false():
+    assert not bt.Float(0, 1).contains(10**400)
+    assert not bt.Int(0, 10).contains(10**400)
+    with pytest.raises(bt.InvalidParamError, match="x=1000000"):
+        bt.Space({"x": bt.Float(0, 1)}).validate_params({"x": 10**400})
