@@ -189,8 +189,10 @@ class Study:
         """Start a trial: an enqueued configuration first, else the sampler's proposal.
 
         The trial is RUNNING (pending) from the moment its number is reserved, so other
-        workers sharing the storage see it. Never raises on a degenerate history. With a
-        heartbeat, trials of dead workers are failed (or re-enqueued) first.
+        workers sharing the storage see it; a configuration another worker chose while
+        this one sampled is never taken again (see :meth:`_sample_into`). Never raises
+        on a degenerate history. With a heartbeat, the reservation carries its first
+        beat, and trials of dead workers are failed (or re-enqueued) first.
         """
         hb = self._heartbeat_settings
         if hb.grace_period is not None:

@@ -192,3 +192,12 @@ def test_set_trial_params_refuses_a_configuration_an_unseen_trial_holds(storage)
     assert storage.get_trial("s", 2).params == {}  # nothing written
     # a configuration the sampler saw (and chose again knowingly) is written
     assert storage.set_trial_params("s", 2, {"x": 0.5}, unseen=unseen).params == {"x": 0.5}
+
+
+def test_an_enqueued_configuration_does_not_block_the_same_one_sampled(storage):
+    from bayestune.storage.base import Unseen
+
+    storage.create_trial("s", TrialState.RUNNING)
+    storage.create_trial("s", TrialState.WAITING, {"x": 0.5})  # enqueued meanwhile
+    written = storage.set_trial_params("s", 0, {"x": 0.5}, unseen=Unseen(from_number=1))
+    assert written is not None and written.params == {"x": 0.5}

@@ -480,3 +480,23 @@ def test_a_stored_sampler_setting_out_of_bounds_is_refused_at_load(tmp_path, set
     (tmp_path / "s.json").write_text(json.dumps(data))
     with pytest.raises(bt.StorageError, match=re.escape(f"={value}")):
         bt.Study.from_json(tmp_path / "s.json")
+
+
+def test_add_trial_refuses_what_tell_and_enqueue_refuse_and_records_nothing():
+    study = bt.Study(SPACE, sampler=bt.samplers.RandomSampler(seed=0))
+    good = {"x": 0.5, "c": "a"}
+    for params, value, state, error in [
+        ({"x": 5.0, "c": "a"}, 1.0, None, bt.InvalidParamError),
+        ({"x": 0.5, "c": "zzz"}, 1.0, None, bt.InvalidParamError),
+        ({"x": 0.5}, 1.0, None, bt.InvalidParamError),
+        ({**good, "y": 1}, 1.0, None, bt.InvalidParamError),
+        (good, None, "COMPLETE", bt.InvalidValueError),
+        (good, float("nan"), "COMPLETE", bt.InvalidValueError),
+        (good, 10**400, None, bt.InvalidValueError),
+        (good, "1.0", None, bt.InvalidValueError),
+        (good, 1.0, "RUNNING", bt.InvalidValueError),
+    ]:
+        with pytest.raises(error):
+            study.add_trial(params, value, state)
+    assert study.trials == []
+    assert study.add_trial(good, 1.0).state is TrialState.COMPLETE

@@ -120,8 +120,9 @@ class Storage(abc.ABC):
         """Set the params of a RUNNING trial (once the sampler chose them).
 
         With ``unseen``, in the same atomic step: if a trial the sampler was not shown
-        holds the same configuration already (another worker chose it meanwhile),
-        write nothing and return None, so that the caller plans again around it.
+        holds the same configuration already (another worker chose it meanwhile; a
+        WAITING trial does not count), write nothing and return None, so that the
+        caller plans again around it.
         """
 
     @abc.abstractmethod

@@ -141,7 +141,8 @@ class InMemoryStorage(Storage):
                 trials = self._trials[name]
                 others = [*trials[unseen.from_number:],
                           *(trials[n] for n in unseen.numbers if n < len(trials))]
-                if any(o.number != number and o.params == wanted for o in others):
+                if any(o.number != number and o.state is not TrialState.WAITING
+                       and o.params == wanted for o in others):
                     return None
             attrs = {**t.system_attrs, **normalize(dict(system_attrs or {}))}
             new = replace(t, params=dict(params), system_attrs=attrs)

@@ -445,11 +445,14 @@ class SQLiteStorage(Storage):
     @staticmethod
     def _taken(conn: sqlite3.Connection, sid: int, number: int, params: Any,
                unseen: Unseen) -> bool:
-        """Whether a trial in ``unseen`` (not ``number``) holds ``params`` already."""
+        """Whether a trial in ``unseen`` (not ``number``) holds ``params`` already.
+
+        WAITING trials do not count: samplers are shown them and do not avoid them.
+        """
         marks = ",".join("?" * len(unseen.numbers))
         rows = conn.execute(
             f"SELECT params FROM trials WHERE study_id=? AND number!=? AND params!='{{}}' "
-            f"AND (number>=? OR number IN ({marks}))",
+            f"AND state!='WAITING' AND (number>=? OR number IN ({marks}))",
             (sid, number, unseen.from_number, *unseen.numbers)).fetchall()
         for (text,) in rows:
             try:
