@@ -40,11 +40,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bayestune._checks import check_number, is_int, short_repr
+from bayestune._checks import check_number, is_int
 from bayestune._codec import dumps, loads
 from bayestune.exceptions import (
     DuplicatedStudyError,
-    InvalidValueError,
     StorageError,
     TrialAlreadyFinishedError,
     UnknownTrialError,
@@ -58,6 +57,7 @@ from bayestune.storage._sqlite_file import (
     open_database,
     parse_sqlite_url,
 )
+from bayestune.storage._sqlite_rows import decode_study_field, decode_trial, iso
 from bayestune.storage.base import STALE_REASON, Storage, StudyRecord, Unseen
 from bayestune.trial import FrozenTrial, StudyRef, TrialState
 
@@ -81,39 +81,6 @@ def _after_fork_in_child() -> None:
     # collected there, and that would close the inherited connection.
     for storage in list(_LIVE):
         storage._forget_inherited_connection()
-
-
-def _iso(d: datetime | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _json_field(ref: StudyRef, number: Any, field_name: str, text: Any) -> Any:
-    try:
-        return loads(text)
-    except (TypeError, ValueError, RecursionError) as e:
-        raise StorageError(f"{ref}, trial {number}: the row is damaged: {field_name} is not "
-                           f"JSON ({type(e).__name__}: {e})") from None
-
-
-def _trial(row: Sequence[Any], ref: StudyRef) -> FrozenTrial:
-    """A trial row as a record, every field checked (a hand-damaged row is named)."""
-    number, state, params, value, inter, uattrs, sattrs, start, complete = row
-    record = {
-        "number": number, "state": state, "value": value,
-        "params": _json_field(ref, number, "params", params),
-        "intermediate_values": _json_field(ref, number, "intermediate_values", inter),
-        "user_attrs": _json_field(ref, number, "user_attrs", uattrs),
-        "system_attrs": _json_field(ref, number, "system_attrs", sattrs),
-        "datetime_start": start, "datetime_complete": complete,
-    }
-    try:
-        t = FrozenTrial.from_dict(record)
-    except InvalidValueError as e:
-        raise StorageError(f"{ref}: the row is damaged: {e}") from None
-    if t.state is TrialState.COMPLETE and t.value is None:
-        raise StorageError(f"{ref}: the row is damaged: trial {number} is COMPLETE without "
-                           f"a value")
-    return replace(t, study_ref=ref)
 
 
 @dataclass
@@ -304,7 +271,7 @@ class SQLiteStorage(Storage):
             n = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (sid,)).fetchone()
             raise UnknownTrialError(
                 f"study {name!r} has no trial number {number!r} (it has {n[0]} trials)")
-        return _trial(row, self._caches[name].ref)
+        return decode_trial(row, self._caches[name].ref)
 
     def _running(self, conn: sqlite3.Connection, name: str, sid: int, number: int
                  ) -> FrozenTrial:
@@ -323,7 +290,7 @@ class SQLiteStorage(Storage):
             (sid, t.number, t.state.value, dumps(dict(t.params)), t.value,
              dumps({str(k): v for k, v in t.intermediate_values.items()}),
              dumps(dict(t.user_attrs)), dumps(dict(t.system_attrs)),
-             _iso(t.datetime_start), _iso(t.datetime_complete), heartbeat, seq),
+             iso(t.datetime_start), iso(t.datetime_complete), heartbeat, seq),
         )
 
     def _next_number(self, conn: sqlite3.Connection, sid: int) -> int:
@@ -351,23 +318,11 @@ class SQLiteStorage(Storage):
         if row is None:
             return None
         ref = self.study_ref(name)
-        space, settings = (self._study_field(ref, f, text)
+        space, settings = (decode_study_field(ref, f, text)
                            for f, text in (("space", row[0]), ("settings", row[2])))
         if not isinstance(row[1], str):
             raise StorageError(f"{ref}: the row is damaged: direction={row[1]!r}")
         return StudyRecord(name=name, space=space, direction=row[1], settings=settings)
-
-    @staticmethod
-    def _study_field(ref: StudyRef, field_name: str, text: Any) -> dict[str, Any]:
-        try:
-            value = loads(text)
-        except (TypeError, ValueError, RecursionError) as e:
-            raise StorageError(f"{ref}: the row is damaged: {field_name} is not JSON "
-                               f"({type(e).__name__}: {e})") from None
-        if not isinstance(value, dict):
-            raise StorageError(f"{ref}: the row is damaged: {field_name} must be a dict, "
-                               f"got {field_name}={short_repr(value)}")
-        return value
 
     def list_studies(self) -> list[str]:
         with self._read() as conn:
@@ -422,7 +377,7 @@ class SQLiteStorage(Storage):
             conn.execute(
                 "UPDATE trials SET state='RUNNING', datetime_start=?, heartbeat=?, seq=? "
                 "WHERE study_id=? AND number=?",
-                (_iso(t.datetime_start), time.time() if heartbeat else None,
+                (iso(t.datetime_start), time.time() if heartbeat else None,
                  self._next_seq(conn, sid), sid, t.number))
             return t
 
@@ -480,7 +435,7 @@ class SQLiteStorage(Storage):
         conn.execute(
             "UPDATE trials SET state=?, value=?, system_attrs=?, datetime_complete=?, "
             "heartbeat=NULL, seq=? WHERE study_id=? AND number=?",
-            (state.value, new.value, dumps(attrs), _iso(new.datetime_complete),
+            (state.value, new.value, dumps(attrs), iso(new.datetime_complete),
              self._next_seq(conn, sid), sid, number))
         return new
 
@@ -549,7 +504,7 @@ class SQLiteStorage(Storage):
                 return cache.trials
             trials = list(cache.trials)
             for row in rows:
-                t = _trial(row[1:], cache.ref)
+                t = decode_trial(row[1:], cache.ref)
                 if t.number < len(trials):
                     trials[t.number] = t
                 elif t.number == len(trials):
