@@ -11,22 +11,42 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from typing import Any, Literal, get_args, overload
 
 from bayestune._types import Direction
 from bayestune.exceptions import InvalidValueError
 
 __all__ = [
+    "is_bool",
     "is_int",
     "is_number",
     "is_finite_number",
+    "check_bool",
     "check_int",
     "check_number",
     "check_seed",
     "check_option",
     "parse_direction",
     "parse_value",
+    "short_repr",
 ]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 120, 120, 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 12
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, shortened for a message: nested and long values are abridged
+    with ``...`` (so a deep or huge input never makes a huge or failing message)."""
+    return _REPR.repr(value)
+
+
+def is_bool(x: Any) -> bool:
+    """A Python or NumPy boolean (not an int, not a string such as ``"false"``)."""
+    return isinstance(x, bool) or (type(x).__module__ == "numpy"
+                                   and type(x).__name__ in ("bool", "bool_"))
 
 def is_int(x: Any) -> bool:
     """An integer (Python or NumPy), not a bool."""
@@ -51,26 +71,40 @@ def _bounds(low: float | None, high: float | None, strict_low: bool, strict_high
 
 
 def _fail(name: str, kind: str, value: Any, none: bool) -> InvalidValueError:
-    got = f"{name}={value!r}" if name.isidentifier() else repr(value)
+    got = f"{name}={short_repr(value)}" if name.isidentifier() else short_repr(value)
     return InvalidValueError(f"{name} must be {kind}{' or None' if none else ''}, got {got}")
 
 
-@overload
-def check_int(name: str, value: Any, *, low: int | None = ..., none: Literal[False] = ...
-              ) -> int: ...
-@overload
-def check_int(name: str, value: Any, *, low: int | None = ..., none: bool) -> int | None: ...
-def check_int(name: str, value: Any, *, low: int | None = None, none: bool = False
-              ) -> int | None:
-    """``value`` as an ``int >= low`` (None passes when ``none``).
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a ``bool``: only True and False (Python or NumPy) are flags.
 
     Raises:
-        InvalidValueError: for a bool, a float, a string, or an int below ``low``.
+        InvalidValueError: for anything else, e.g. the string ``"false"`` (which ``bool()``
+            would turn into True) or the int 1.
+    """
+    if not is_bool(value):
+        raise _fail(name, "True or False", value, False)
+    return bool(value)
+
+
+@overload
+def check_int(name: str, value: Any, *, low: int | None = ..., high: int | None = ...,
+              none: Literal[False] = ...) -> int: ...
+@overload
+def check_int(name: str, value: Any, *, low: int | None = ..., high: int | None = ...,
+              none: bool) -> int | None: ...
+def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None,
+              none: bool = False) -> int | None:
+    """``value`` as an int in ``[low, high]`` (None passes when ``none``).
+
+    Raises:
+        InvalidValueError: for a bool, a float, a string, or an int out of bounds.
     """
     if value is None and none:
         return None
-    if not is_int(value) or (low is not None and value < low):
-        raise _fail(name, "an int" + _bounds(low, None, False, False), value, none)
+    if not is_int(value) or (low is not None and value < low) or \
+            (high is not None and value > high):
+        raise _fail(name, "an int" + _bounds(low, high, False, False), value, none)
     return int(value)
 
 
@@ -121,8 +155,8 @@ def check_number(
 
 
 def check_seed(seed: Any) -> int | None:
-    """A seed: an int or None."""
-    return check_int("seed", seed, none=True)
+    """A seed: an int >= 0 (NumPy's generators refuse negative ones) or None."""
+    return check_int("seed", seed, low=0, none=True)
 
 
 def _alternatives(options: tuple[Any, ...]) -> str:
@@ -166,12 +200,14 @@ def parse_value(value: Any) -> float | None:
     Accepts Python and NumPy numbers and one-element arrays or tensors.
 
     Raises:
-        InvalidValueError: for strings, booleans, containers or several-element tensors.
+        InvalidValueError: for strings, booleans, containers, several-element tensors, or
+            an int too large for a float (``10**400``: not an infinity, a number that
+            cannot be kept).
     """
     if value is None:
         return None
     if isinstance(value, (bool, str, bytes)):
-        raise InvalidValueError(f"value must be a number, got {value!r}")
+        raise InvalidValueError(f"value must be a number, got {short_repr(value)}")
     if hasattr(value, "numel") and callable(value.numel):  # torch.Tensor, without importing torch
         if value.numel() != 1:
             raise InvalidValueError(
@@ -187,9 +223,12 @@ def parse_value(value: Any) -> float | None:
             )
         value = value.item()
     if isinstance(value, (bool, str, bytes)):
-        raise InvalidValueError(f"value must be a number, got {value!r}")
+        raise InvalidValueError(f"value must be a number, got {short_repr(value)}")
     try:
         v = float(value)
+    except OverflowError:  # an int or a Fraction beyond the float range
+        raise InvalidValueError(
+            f"value is too large for a float, got {short_repr(value)}") from None
     except (TypeError, ValueError):
-        raise InvalidValueError(f"value must be a number, got {value!r}") from None
+        raise InvalidValueError(f"value must be a number, got {short_repr(value)}") from None
     return v if math.isfinite(v) else None

@@ -83,9 +83,12 @@ class Heartbeat:
         if self._pid != os.getpid():  # a forked child owns none of its parent's trials
             self._reset()
 
-    def start(self, number: int) -> None:
+    def start(self, number: int, beat_now: bool = True) -> None:
+        """Keep trial ``number`` alive from now on; ``beat_now=False`` when the storage
+        recorded its first beat with the reservation already."""
         self._check_process()
-        self._storage.record_heartbeat(self._name, [number])
+        if beat_now:
+            self._storage.record_heartbeat(self._name, [number])
         with self._lock:
             self._owned.add(number)
             if self._thread is None:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol
 
-from bayestune.exceptions import TrialAlreadyFinishedError, TrialPruned
+from bayestune.exceptions import InvalidValueError, TrialAlreadyFinishedError, TrialPruned
 from bayestune.samplers.base import Sampler
 from bayestune.space import Space
 from bayestune.storage import Storage
@@ -107,7 +107,12 @@ def run_one(study: LoopStudy, objective: Objective,
     current = study.get_trial(trial.number)
     if current.state.is_finished:  # the objective told the trial itself
         return current
-    return _tell(study, trial, value)
+    try:
+        return _tell(study, trial, value)
+    except InvalidValueError as e:  # a value tell refuses: a bug of the objective
+        _tell(study, trial, state=TrialState.FAILED, reason=f"objective returned a bad "
+                                                            f"value: {e}")
+        raise
 
 
 def run_loop(

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from bayestune import __version__, samplers
+from bayestune._checks import short_repr
 from bayestune.dashboard import EXPOSED_WARNING, dashboard, is_loopback
 from bayestune.diagnostics import RULES, advise
 from bayestune.exceptions import BayesTuneError, InvalidSpaceError, InvalidValueError
@@ -36,8 +38,18 @@ __all__ = ["main", "build_parser"]
 _SAMPLERS = ("gp", "random", "sobol")
 
 
+# What argparse must read as a value, not an option: negative numbers in any notation
+# ("--value -1e-3", as a shell loop writes a loss), not only "-1" and "-0.5".
+_NEGATIVE_NUMBER = re.compile(
+    r"^-(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad arguments: one line on stderr, exit code 2, no usage dump."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -53,11 +65,24 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def _open(args: argparse.Namespace) -> Any:
-    return load_study(args.storage, args.name)
+def _open(args: argparse.Namespace, read_only: bool = False) -> Any:
+    """The study; commands that only look at it read through a read-only connection
+    (so they work on a file this user may not write, and never lock out writers)."""
+    return load_study(get_storage(args.storage, read_only=True) if read_only
+                      else args.storage, args.name)
 
 
 # -- commands --------------------------------------------------------------------------------
+def _json(text: str, what: str, error: type[BayesTuneError]) -> Any:
+    """The JSON document of an argument; bad or too deeply nested JSON is ``error``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{what} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise error(f"{what} is nested too deeply to be read") from None
+
+
 def _read_space(text: str) -> Any:
     if text == "-":
         raw = sys.stdin.read()
@@ -66,14 +91,11 @@ def _read_space(text: str) -> Any:
     else:
         with open(text, encoding="utf-8") as f:
             raw = f.read()
+    data = _json(raw, "--space", InvalidSpaceError)
     try:
-        return Space.from_dict(json.loads(raw))
-    except json.JSONDecodeError as e:
-        raise InvalidSpaceError(f"--space is not valid JSON: {e}") from None
-    except (KeyError, TypeError) as e:
-        raise InvalidSpaceError(
-            f"--space: each parameter needs e.g. {{\"type\": \"float\", \"low\": 0.0, "
-            f"\"high\": 1.0}} ({type(e).__name__}: {e})") from None
+        return Space.from_dict(data)
+    except RecursionError:
+        raise InvalidSpaceError("--space is nested too deeply to be read") from None
 
 
 def cmd_create(args: argparse.Namespace) -> None:
@@ -108,15 +130,16 @@ def cmd_tell(args: argparse.Namespace) -> None:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> None:
+    params = _json(args.params, "--params", InvalidValueError)
     try:
-        params = json.loads(args.params)
-    except json.JSONDecodeError as e:
-        raise InvalidValueError(f"--params is not valid JSON: {e}") from None
-    _emit({"trial": _open(args).enqueue(params), "state": "WAITING"})
+        number = _open(args).enqueue(params)
+    except RecursionError:
+        raise InvalidValueError("--params is nested too deeply to be read") from None
+    _emit({"trial": number, "state": "WAITING"})
 
 
 def cmd_best(args: argparse.Namespace) -> None:
-    best = _open(args).best_trial
+    best = _open(args, read_only=True).best_trial
     if args.json:
         _emit({"trial": best.number, "value": best.value, "params": dict(best.params)})
         return
@@ -127,7 +150,7 @@ def cmd_best(args: argparse.Namespace) -> None:
 
 
 def cmd_trials(args: argparse.Namespace) -> None:
-    study = _open(args)
+    study = _open(args, read_only=True)
     trials = study.get_trials(args.state)
     if args.json:
         _emit([t.to_dict() for t in trials])
@@ -145,12 +168,12 @@ def cmd_trials(args: argparse.Namespace) -> None:
 
 
 def cmd_studies(args: argparse.Namespace) -> None:
-    for name in get_storage(args.storage, must_exist=True).list_studies():
+    for name in get_storage(args.storage, read_only=True).list_studies():
         print(name)
 
 
 def cmd_advise(args: argparse.Namespace) -> None:
-    study = _open(args)
+    study = _open(args, read_only=True)
     findings = advise(study, rules=args.rule, optimizer=args.optimizer,
                       fine_tune=args.fine_tune)
     if args.json:
@@ -299,12 +322,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (BayesTuneError, OSError) as e:
-        message = " ".join(str(e).split())  # one line, whatever the error holds
-        print(f"bayestune {args.command}: error: {message}", file=sys.stderr)
+        _fail(args.command, str(e))
         return 1
     except KeyboardInterrupt:
         print("bayestune: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug of ours: still one line, never a traceback
+        _fail(args.command, f"unexpected {type(e).__name__}: {short_repr(str(e))[1:-1]}")
+        return 1
+
+
+def _fail(command: str, message: str) -> None:
+    message = " ".join(message.split())  # one line, whatever the error holds
+    print(f"bayestune {command}: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

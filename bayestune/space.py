@@ -17,12 +17,31 @@ from typing import Any
 
 import numpy as np
 
-from bayestune._checks import is_int, is_number
+from bayestune._checks import is_bool, is_int, is_number, short_repr
 from bayestune.exceptions import InvalidParamError, InvalidSpaceError
 
 __all__ = ["Float", "Int", "Categorical", "Dimension", "Space"]
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+# Int values are kept exact in the float cube only up to 2**53.
+_MAX_INT = 2**53
+
+
+def _finite(x: Any) -> bool:
+    """A finite real number (a huge int or Fraction beyond the float range is not)."""
+    try:
+        return is_number(x) and math.isfinite(x)
+    except OverflowError:
+        return False
+
+
+def _check_log(dim: Float | Int) -> None:
+    # bool("false") is True: a string, an int or None would silently pick a scale
+    if not is_bool(dim.log):
+        raise InvalidSpaceError(f"log must be True or False, got log={short_repr(dim.log)}")
+    object.__setattr__(dim, "log", bool(dim.log))
 
 
 @dataclass(frozen=True)
@@ -44,11 +63,14 @@ class Float:
     def __post_init__(self) -> None:
         low, high = self.low, self.high
         if not (is_number(low) and is_number(high)):
-            raise InvalidSpaceError(f"Float bounds must be numbers, got {low=!r}, {high=!r}")
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise InvalidSpaceError(f"Float bounds must be finite, got {low=}, {high=}")
+            raise InvalidSpaceError(f"Float bounds must be numbers, got low={short_repr(low)}, "
+                                    f"high={short_repr(high)}")
+        if not (_finite(low) and _finite(high)):
+            raise InvalidSpaceError(f"Float bounds must be finite, got low={short_repr(low)}, "
+                                    f"high={short_repr(high)}")
         if low >= high:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
+        _check_log(self)
         if not math.isfinite(float(high) - float(low)):  # the cube mapping would overflow
             raise InvalidSpaceError(f"high - low must be finite, got {low=}, {high=}")
         if self.log and low <= 0:
@@ -58,7 +80,7 @@ class Float:
         if self.default is not None:
             if not is_number(self.default) or not low <= self.default <= high:
                 raise InvalidSpaceError(
-                    f"default must lie in [{low}, {high}], got default={self.default!r}"
+                    f"default must lie in [{low}, {high}], got default={short_repr(self.default)}"
                 )
             object.__setattr__(self, "default", float(self.default))
 
@@ -81,7 +103,7 @@ class Float:
         return min(max(v, self.low), self.high)
 
     def contains(self, value: Any) -> bool:
-        return is_number(value) and math.isfinite(value) and self.low <= value <= self.high
+        return _finite(value) and self.low <= value <= self.high
 
     def cast(self, value: Any) -> float:
         return float(value)
@@ -113,13 +135,19 @@ class Int:
         low, high, step = self.low, self.high, self.step
         for nm, v in (("low", low), ("high", high), ("step", step)):
             if not is_int(v):
-                if not (is_number(v) and math.isfinite(v) and float(v).is_integer()):
-                    raise InvalidSpaceError(f"Int {nm} must be an integer, got {nm}={v!r}")
+                if not (_finite(v) and float(v).is_integer()):
+                    raise InvalidSpaceError(
+                        f"Int {nm} must be an integer, got {nm}={short_repr(v)}")
         low, high, step = int(low), int(high), int(step)
+        if max(abs(low), abs(high)) > _MAX_INT:
+            raise InvalidSpaceError(
+                f"Int bounds must lie within -2**53..2**53 (beyond, the cube's floats skip "
+                f"values), got low={short_repr(low)}, high={short_repr(high)}")
         if low >= high:
             raise InvalidSpaceError(f"low must be < high, got {low=}, {high=}")
         if step < 1:
             raise InvalidSpaceError(f"step must be >= 1, got {step=}")
+        _check_log(self)
         if (high - low) % step:
             raise InvalidSpaceError(
                 f"high - low must be a multiple of step, got {low=}, {high=}, {step=}"
@@ -133,7 +161,8 @@ class Int:
         object.__setattr__(self, "step", step)
         if self.default is not None and not self.contains(self.default):
             raise InvalidSpaceError(
-                f"default must be one of {low}..{high} (step {step}), got default={self.default!r}"
+                f"default must be one of {low}..{high} (step {step}), got "
+                f"default={short_repr(self.default)}"
             )
         if self.default is not None:
             object.__setattr__(self, "default", int(self.default))
@@ -166,9 +195,7 @@ class Int:
         return int(min(max(self.low + k * self.step, self.low), self.high))
 
     def contains(self, value: Any) -> bool:
-        if not is_number(value):
-            return False
-        if not float(value).is_integer():
+        if not is_int(value) and not (_finite(value) and float(value).is_integer()):
             return False
         v = int(value)
         return self.low <= v <= self.high and (v - self.low) % self.step == 0
@@ -206,6 +233,10 @@ class Categorical:
                 raise InvalidSpaceError(
                     f"choices must be str, int, float, bool or None, got {c!r} in {choices!r}"
                 )
+            if isinstance(c, float) and math.isnan(c):
+                raise InvalidSpaceError(
+                    f"choices must not hold nan (it equals nothing, not even itself), got "
+                    f"{short_repr(choices)}")
             key = (type(c).__name__, c)
             if key in seen:
                 raise InvalidSpaceError(f"duplicated choice {c!r} in {choices!r}")
@@ -260,16 +291,41 @@ class Categorical:
 Dimension = Float | Int | Categorical
 
 
-def _dim_from_dict(d: Mapping[str, Any]) -> Dimension:
+_KEYS: dict[str, tuple[str, ...]] = {
+    "float": ("type", "low", "high", "log", "default"),
+    "int": ("type", "low", "high", "log", "step", "default"),
+    "categorical": ("type", "choices", "default"),
+}
+_REQUIRED = {"float": ("low", "high"), "int": ("low", "high"), "categorical": ("choices",)}
+_EXAMPLE = '{"type": "float", "low": 0.0, "high": 1.0}'
+
+
+def _dim_from_dict(name: str, d: Any) -> Dimension:
+    """One dimension of :meth:`Space.from_dict`; every key checked, none ignored."""
+    where = f"parameter {short_repr(name)}"
+    if not isinstance(d, Mapping):
+        raise InvalidSpaceError(
+            f"each parameter is described by a dict such as {_EXAMPLE}, got "
+            f"{short_repr(name)}: {short_repr(d)}")
     kind = d.get("type")
+    if not isinstance(kind, str) or kind not in _KEYS:
+        raise InvalidSpaceError(
+            f"{where}: unknown dimension type {short_repr(kind)} (use 'float', 'int' or "
+            f"'categorical') in {short_repr(dict(d))}")
+    unknown = [k for k in d if k not in _KEYS[kind]]
+    if unknown:
+        raise InvalidSpaceError(
+            f"{where}: unknown key(s) {short_repr(unknown)} for a {kind} dimension; it takes "
+            f"{', '.join(_KEYS[kind])}")
+    missing = [k for k in _REQUIRED[kind] if k not in d]
+    if missing:
+        raise InvalidSpaceError(f"{where}: missing key(s) {missing} for a {kind} dimension")
     if kind == "float":
         return Float(d["low"], d["high"], log=d.get("log", False), default=d.get("default"))
     if kind == "int":
         return Int(d["low"], d["high"], log=d.get("log", False), step=d.get("step", 1),
                    default=d.get("default"))
-    if kind == "categorical":
-        return Categorical(tuple(d["choices"]), default=d.get("default"))
-    raise InvalidSpaceError(f"unknown dimension type {kind!r} in {dict(d)!r}")
+    return Categorical(d["choices"], default=d.get("default"))
 
 
 class Space:
@@ -378,18 +434,20 @@ class Space:
             InvalidParamError: naming the missing, unknown or out-of-range parameter.
         """
         if not isinstance(params, Mapping):
-            raise InvalidParamError(f"params must be a dict, got {params!r}")
+            raise InvalidParamError(f"params must be a dict, got {short_repr(params)}")
         unknown = [k for k in params if k not in self._dims]
         if unknown:
-            raise InvalidParamError(f"unknown parameter(s) {unknown}; the space has {self._names}")
+            raise InvalidParamError(
+                f"unknown parameter(s) {short_repr(unknown)}; the space has {self._names}")
         missing = [k for k in self._names if k not in params]
         if missing:
-            raise InvalidParamError(f"missing parameter(s) {missing} in {dict(params)!r}")
+            raise InvalidParamError(
+                f"missing parameter(s) {missing} in {short_repr(dict(params))}")
         out: dict[str, Any] = {}
         for name, dim in self._dims.items():
             v = params[name]
             if not dim.contains(v):
-                raise InvalidParamError(f"{name}={v!r} is outside {dim!r}")
+                raise InvalidParamError(f"{name}={short_repr(v)} is outside {dim!r}")
             out[name] = dim.cast(v)
         return out
 
@@ -465,10 +523,16 @@ class Space:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Space:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            InvalidSpaceError: for anything but a dict of dimension descriptions, an
+                unknown ``type``, an unknown or missing key, or a bad value (each named).
+        """
         if not isinstance(data, Mapping):
-            raise InvalidSpaceError(f"a space description must be a dict, got {data!r}")
-        return cls({n: _dim_from_dict(d) for n, d in data.items()})
+            raise InvalidSpaceError(f"a space description must be a dict, got "
+                                    f"{short_repr(data)}")
+        return cls({n: _dim_from_dict(n, d) for n, d in data.items()})
 
 
 def is_duplicate(x: np.ndarray, seen: np.ndarray, tol: float = 1e-7) -> bool:

@@ -21,6 +21,9 @@ from bayestune._study_io import (
     read_json,
     restore_pruner,
     restore_sampler,
+    stored_direction,
+    stored_heartbeat,
+    stored_space,
     trials_dataframe,
     write_json,
 )
@@ -37,6 +40,7 @@ from bayestune.samplers.base import Sampler
 from bayestune.samplers.gp import GPSampler
 from bayestune.space import Space
 from bayestune.storage import Storage, StudyRecord, get_storage
+from bayestune.storage.base import Unseen
 from bayestune.trial import FrozenTrial, Trial, TrialState, parse_state, trial_number
 
 if TYPE_CHECKING:
@@ -45,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Study", "load_study"]
 
 logger = logging.getLogger(__name__)
+
+# How often ask() samples again when other workers took its configuration meanwhile.
+_REPLANS = 10
 
 Objective = Callable[[Trial], Any]
 Callback = Callable[["Study", FrozenTrial], None]
@@ -130,6 +137,7 @@ class Study:
         self._heartbeat_settings = HeartbeatSettings.parse(heartbeat_interval, grace_period,
                                                            stale_trials)
         self._storage = get_storage(storage)
+        self._ref = self._storage.study_ref(self.name)
         self._stop = StopSignal()
         self._attach(load_if_exists)
         self._heartbeat = self._make_heartbeat()
@@ -161,7 +169,7 @@ class Study:
                 f"a study named {self.name!r} already exists in this storage; pass "
                 f"load_if_exists=True to continue it, or use bayestune.load_study"
             )
-        if Space.from_dict(existing.space) != self.space:
+        if stored_space(existing.space, str(self._ref)) != self.space:
             raise StudyMismatchError(
                 f"study {self.name!r} exists with another space: stored {existing.space}, "
                 f"given {self.space.to_dict()}"
@@ -181,8 +189,10 @@ class Study:
         """Start a trial: an enqueued configuration first, else the sampler's proposal.
 
         The trial is RUNNING (pending) from the moment its number is reserved, so other
-        workers sharing the storage see it. Never raises on a degenerate history. With a
-        heartbeat, trials of dead workers are failed (or re-enqueued) first.
+        workers sharing the storage see it; a configuration another worker chose while
+        this one sampled is never taken again (see :meth:`_sample_into`). Never raises
+        on a degenerate history. With a heartbeat, the reservation carries its first
+        beat, and trials of dead workers are failed (or re-enqueued) first.
         """
         hb = self._heartbeat_settings
         if hb.grace_period is not None:
@@ -192,19 +202,15 @@ class Study:
                 logger.warning("trial(s) %s had no heartbeat for %gs: marked FAILED%s", stale,
                                hb.grace_period, " and re-enqueued" if hb.on_stale == "requeue"
                                else "")
-        waiting = self._storage.pop_waiting_trial(self.name)
+        beating = self._heartbeat is not None  # the first beat goes with the reservation
+        waiting = self._storage.pop_waiting_trial(self.name, heartbeat=beating)
         if waiting is not None:
-            self._beat(waiting.number)
+            self._beat(waiting.number, beat_now=False)
             return Trial(waiting.number, dict(waiting.params), self)
-        reserved = self._storage.create_trial(self.name, TrialState.RUNNING)
-        self._beat(reserved.number)
+        reserved = self._storage.create_trial(self.name, TrialState.RUNNING, heartbeat=beating)
+        self._beat(reserved.number, beat_now=False)
         try:
-            trials = [t for t in self._storage.get_trials(self.name)
-                      if t.number != reserved.number]
-            suggestion = self.sampler.sample(self.space, trials, self.direction, reserved.number)
-            rec = self._storage.set_trial_params(
-                self.name, reserved.number, suggestion.params, suggestion.attrs
-            )
+            rec = self._sample_into(reserved.number)
         except BaseException as e:
             self._storage.finish_trial(
                 self.name, reserved.number, TrialState.FAILED, None,
@@ -213,6 +219,30 @@ class Study:
             self._unbeat(reserved.number)
             raise
         return Trial(rec.number, dict(rec.params), self)
+
+    def _sample_into(self, number: int) -> FrozenTrial:
+        """Have the sampler choose the params of reserved trial ``number`` and write them.
+
+        Workers sharing the storage sample at the same time, each blind to what the
+        others have not written yet; the write is refused when a trial this sampler was
+        not shown holds the same configuration already, and the sampler plans again,
+        now seeing it as pending (after ``_REPLANS`` tries the configuration is kept).
+        """
+        for attempt in range(_REPLANS + 1):
+            seen = self._storage.get_trials(self.name)
+            trials = [t for t in seen if t.number != number]
+            suggestion = self.sampler.sample(self.space, trials, self.direction, number)
+            unseen = None if attempt == _REPLANS else Unseen(
+                from_number=len(seen),
+                numbers=tuple(t.number for t in trials
+                              if not t.params and t.state is TrialState.RUNNING))
+            rec = self._storage.set_trial_params(self.name, number, suggestion.params,
+                                                 suggestion.attrs, unseen=unseen)
+            if rec is not None:
+                return rec
+            logger.debug("trial %d: another worker chose %s meanwhile; sampling again",
+                         number, suggestion.params)
+        raise AssertionError("the last try writes unconditionally")  # pragma: no cover
 
     def tell(
         self,
@@ -235,12 +265,14 @@ class Study:
             The finished trial's record.
 
         Raises:
-            UnknownTrialError: the study has no trial with that number.
+            UnknownTrialError: the study has no trial with that number, or the trial
+                belongs to another study (both are named).
             TrialAlreadyFinishedError: the trial was already told.
             InvalidValueError: ``value`` is not a number (a string, a tensor of several
-                elements, ...) or ``state`` is unknown.
+                elements, an int too large for a float, ...) or ``state`` is unknown; the
+                trial is left as it was, to be told again.
         """
-        number = trial_number(trial)
+        number = trial_number(trial, self._ref)
         st = parse_state(state) if state is not None else None
         v = parse_value(value) if st is not TrialState.FAILED else None
         current = self._storage.get_trial(self.name, number)  # raises UnknownTrialError
@@ -263,9 +295,9 @@ class Study:
         self._unbeat(number)
         return record
 
-    def _beat(self, number: int) -> None:
+    def _beat(self, number: int, beat_now: bool = True) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.start(number)
+            self._heartbeat.start(number, beat_now)
 
     def _unbeat(self, number: int) -> None:
         if self._heartbeat is not None:
@@ -314,7 +346,7 @@ class Study:
             InvalidValueError: ``step`` is not a non-negative int or ``value`` not a number.
             TrialAlreadyFinishedError: the trial was already told.
         """
-        number = trial_number(trial)
+        number = trial_number(trial, self._ref)
         step = check_int("step", step, low=0)
         v = parse_value(value)
         self._storage.report(self.name, number, step, float("nan") if v is None else v)
@@ -342,7 +374,7 @@ class Study:
         return self._storage.get_trials(self.name, sts)
 
     def get_trial(self, number: int) -> FrozenTrial:
-        return self._storage.get_trial(self.name, trial_number(number))
+        return self._storage.get_trial(self.name, trial_number(number, self._ref))
 
     @property
     def best_trial(self) -> FrozenTrial:
@@ -400,8 +432,10 @@ class Study:
 
         Raises:
             InvalidValueError: for a negative ``n_trials`` or ``timeout``, a bad
-                ``n_jobs``, ``n_jobs > 1`` on the in-memory storage, or an objective that
-                cannot be sent to spawned workers.
+                ``n_jobs``, ``n_jobs > 1`` on the in-memory storage, an objective that
+                cannot be sent to spawned workers, or an objective that returned what
+                ``tell`` refuses (a string, ``10**400``, ...): that trial is recorded
+                FAILED with the reason first.
         """
         run_optimize(self, self._stop, objective, n_trials, timeout, catch, callbacks,
                      show_progress_bar, n_jobs, start_method)
@@ -422,11 +456,18 @@ class Study:
     ) -> Study:
         """Rebuild a study written by :meth:`to_json` into ``storage`` (default: memory).
 
+        Everything in the file is checked before anything is written: the space, the
+        settings, and each trial as strictly as :meth:`tell` and :meth:`enqueue` check
+        theirs (params complete and inside the space, a finite value for a COMPLETE
+        trial, ...). A refused file leaves ``storage`` as it was.
+
         Raises:
-            StorageError: the file is not a bayestune study (or another format version).
+            StorageError: the file is not a bayestune study (or another format version),
+                or a part of it is damaged; the message names the file, the trial and
+                the field.
             DuplicatedStudyError: ``storage`` already holds a study of that name.
         """
-        st, name = import_study(read_json(path), storage, name)
+        st, name = import_study(read_json(path), storage, name, source=repr(os.fspath(path)))
         return load_study(st, name)
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -459,7 +500,10 @@ def load_study(
 
     Raises:
         StudyMismatchError: if the storage has no study of that name.
-        StorageError: if the file does not exist or is not a bayestune storage.
+        StorageError: if the file does not exist or is not a bayestune storage, or the
+            study's stored space, direction or settings are damaged or out of bounds
+            (named; pass ``sampler=`` to reopen a study whose sampler settings are
+            refused).
     """
     st = get_storage(storage, must_exist=True)
     rec = st.get_study(name)
@@ -467,16 +511,19 @@ def load_study(
         raise StudyMismatchError(
             f"no study named {name!r} in {storage!r}; it holds {st.list_studies()}"
         )
+    where = str(st.study_ref(name))
+    space = stored_space(rec.space, where)
+    direction = stored_direction(rec.direction, where)
     if sampler is None:
-        sampler = restore_sampler(rec.settings, seed)
+        sampler = restore_sampler(rec.settings, seed, where)
     if pruner is None:
-        pruner = restore_pruner(rec.settings)
-    hb = rec.settings.get("heartbeat") or {}
+        pruner = restore_pruner(rec.settings, where)
+    hb = stored_heartbeat(rec.settings, where)
     if heartbeat_interval is None:
-        heartbeat_interval = hb.get("interval")
-        grace_period = hb.get("grace_period") if grace_period is None else grace_period
-    return Study(Space.from_dict(rec.space), rec.direction, sampler=sampler, pruner=pruner,
+        heartbeat_interval = hb.interval
+        grace_period = hb.grace_period if grace_period is None else grace_period
+    return Study(space, direction, sampler=sampler, pruner=pruner,
                  seed=seed, storage=st, name=name, load_if_exists=True,
                  heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                 stale_trials=stale_trials or hb.get("on_stale", "fail"))
+                 stale_trials=stale_trials or hb.on_stale)
 

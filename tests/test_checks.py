@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Literal
 
 import numpy as np
@@ -69,6 +70,9 @@ def test_none_nan_and_inf_mean_a_failed_trial(value):
     (torch.tensor([]), "(0,)"),
     (np.array([1.0, 2.0]), "(2,)"),
     (np.zeros((3, 1)), "(3, 1)"),
+    pytest.param(10**400, "1000000", id="10**400"),
+    pytest.param(-(10**400), "-1000000", id="-10**400"),
+    pytest.param(Fraction(10**400, 3), "Fraction", id="fraction"),
 ])
 def test_a_value_that_is_not_a_number_is_an_error_naming_it(value, named):
     with pytest.raises(bt.InvalidValueError) as info:

@@ -126,7 +126,25 @@ def test_create_takes_inline_json_and_load_if_exists(capsys, db):
      "No such file"),
     (["create", "--storage", "{db}", "--name", "x", "--space", "{{bad"], "not valid JSON"),
     (["create", "--storage", "{db}", "--name", "x", "--space", '{{"a": {{"type": "float"}}}}'],
-     "each parameter needs"),
+     "missing key"),
+    (["create", "--storage", "{db}", "--name", "x", "--space", '{{"x": 5}}'], "'x': 5"),
+    (["create", "--storage", "{db}", "--name", "x", "--space", '{{"x": null}}'], "'x': None"),
+    (["create", "--storage", "{db}", "--name", "x", "--space", '{{"x": [1]}}'],
+     r"'x': \[1\]"),
+    (["create", "--storage", "{db}", "--name", "x", "--space",
+      '{{"x": {{"type": "float", "low": 0.001, "high": 1, "log": "false"}}}}'], "log='false'"),
+    (["create", "--storage", "{db}", "--name", "x", "--space",
+      '{{"x": {{"type": "float", "low": 0.001, "high": 1, "lgo": true}}}}'], "'lgo'"),
+    (["create", "--storage", "{db}", "--name", "x", "--space", '{{"x": ' * 5000 + "}}" * 5000],
+     "nested too deeply"),
+    (["create", "--storage", "{db}", "--name", "x", "--space", "{{" + '"x": [' * 5000],
+     "nested too deeply|not valid JSON"),
+    (["enqueue", "--storage", "{db}", "--name", "s", "--params", '{{"lr": ' + "[" * 5000],
+     "nested too deeply|not valid JSON"),
+    (["enqueue", "--storage", "{db}", "--name", "s", "--params",
+      '{{"lr": ' + "[" * 5000 + "]" * 5000 + "}}"], "nested too deeply"),
+    (["enqueue", "--storage", "{db}", "--name", "s", "--params", "[1, 2]"], r"\[1, 2\]"),
+    (["enqueue", "--storage", "{db}", "--name", "s", "--params", "null"], "None"),
     (["enqueue", "--storage", "{db}", "--name", "s", "--params", '{{"lr": 7}}'],
      "unknown parameter|missing"),
 ])
@@ -138,6 +156,24 @@ def test_refused_operations_exit_1_with_one_line(capsys, db, argv, message):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert err.startswith(f"bayestune {argv[0]}: error:")
     assert re.search(message, err), err
+
+
+@pytest.mark.parametrize("value", ["-1e-3", "-1E+3", "-1e308", "-.5e-2", "-2.5", "-7"])
+def test_tell_takes_negative_values_in_any_notation(capsys, db, value):
+    create(capsys, db)
+    run(capsys, "ask", "--storage", db, "--name", "s")
+    code, out, err = run(capsys, "tell", "--storage", db, "--name", "s", "--trial", "0",
+                         "--value", value)
+    assert code == 0, err
+    assert json.loads(out)["value"] == float(value)
+
+
+def test_tell_with_a_negative_infinity_says_use_failed(capsys, db):
+    create(capsys, db)
+    run(capsys, "ask", "--storage", db, "--name", "s")
+    code, _, err = run(capsys, "tell", "--storage", db, "--name", "s", "--trial", "0",
+                       "--value", "-inf")
+    assert code == 1 and "use --failed" in err
 
 
 def test_a_foreign_file_is_refused_untouched(capsys, tmp_path):

@@ -208,3 +208,16 @@ def test_random_and_sobol_are_never_exhausted(small_space):
               for i in range(3)]
     assert not RandomSampler(0).is_exhausted(small_space, trials)
     assert not SobolSampler(0).is_exhausted(small_space, trials)
+
+
+def test_a_grid_too_large_to_visit_is_refused_naming_its_size():
+    with pytest.raises(bt.InvalidValueError, match="n_points=100000000"):
+        GridSampler(n_points=10**8)
+    with pytest.raises(bt.InvalidValueError, match="seed=-1"):
+        GridSampler(seed=-1)
+    space = bt.Space({"x": bt.Float(0, 1), "y": bt.Float(0, 1), "z": bt.Float(0, 1)})
+    study = bt.Study(space, sampler=GridSampler(n_points=1000, seed=0))
+    with pytest.raises(bt.InvalidValueError, match="1000000000"):
+        study.ask()  # 1000**3 points: refused at once, not built
+    with pytest.raises(bt.InvalidValueError, match="grid"):
+        GridSampler(grid=[("x", [1])])  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import numpy as np
 import pytest
@@ -224,3 +225,20 @@ def test_unknown_stored_setting_is_refused_by_name():
     with pytest.raises(bt.InvalidValueError, match="n_samples"):
         GPSampler.from_dict({"name": "GPSampler", "n_samples": 3})
 
+
+
+@pytest.mark.parametrize(("setting", "value", "named"), [
+    ("raw_samples", 10**8, "raw_samples=100000000"),
+    ("n_raw_samples", 10**8, "raw_samples=100000000"),  # the name of earlier releases
+    ("num_restarts", 10**5, "num_restarts=100000"),
+    ("max_points", 10**7, "max_points=10000000"),
+    ("num_threads", 10**6, "num_threads=1000000"),
+    ("warp_outputs", "false", "warp_outputs='false'"),
+])
+def test_settings_are_bounded_wherever_they_come_from(setting, value, named):
+    # one ask() with raw_samples=10**8 took 90 s; the bounds keep an ask within seconds
+    with pytest.raises(bt.InvalidValueError, match=re.escape(named)):
+        GPSampler.from_dict({"name": "GPSampler", "seed": 0, setting: value})
+    if setting != "n_raw_samples":
+        with pytest.raises(bt.InvalidValueError, match=re.escape(named)):
+            GPSampler(**{setting: value})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -257,6 +259,55 @@ def test_from_dict_rejects_bad_descriptions(data, named):
     assert named in str(info.value)
 
 
+@pytest.mark.parametrize(("make", "named"), [
+    (lambda: bt.Float(1e-5, 1.0, log="false"), "log='false'"),
+    (lambda: bt.Float(1e-5, 1.0, log="true"), "log='true'"),
+    (lambda: bt.Float(1e-5, 1.0, log=1), "log=1"),
+    (lambda: bt.Float(1e-5, 1.0, log=None), "log=None"),
+    (lambda: bt.Int(1, 64, log="no"), "log='no'"),
+    (lambda: bt.Int(1, 64, log=0), "log=0"),
+    (lambda: bt.Categorical([float("nan"), "a"]), "nan"),
+    (lambda: bt.Categorical([float("nan"), float("nan")]), "nan"),
+    (lambda: bt.Categorical([np.float64("nan"), 1]), "nan"),
+    (lambda: bt.Categorical([1.0, 2.0], default=float("nan")), "default=nan"),
+])
+def test_flags_take_booleans_and_choices_are_not_nan(make, named):
+    with pytest.raises(bt.InvalidSpaceError) as info:
+        make()
+    assert named in str(info.value)
+
+
+def test_flags_accept_python_and_numpy_booleans():
+    assert bt.Float(1e-5, 1.0, log=np.bool_(True)).log is True
+    assert bt.Int(1, 64, log=np.False_).log is False
+    assert type(bt.Float(1e-5, 1.0, log=np.True_).to_dict()["log"]) is bool
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    ({"x": {"type": "float", "low": 1e-5, "high": 1, "log": "false"}}, "log='false'"),
+    ({"x": {"type": "int", "low": 1, "high": 8, "log": "no"}}, "log='no'"),
+    ({"x": {"type": "float", "low": 1e-5, "high": 1, "lgo": True}}, "'lgo'"),
+    ({"x": {"type": "int", "low": 1, "high": 8, "stpe": 2}}, "'stpe'"),
+    ({"x": {"type": "categorical", "choices": ["a"], "low": 0}}, "'low'"),
+    ({"x": {"type": "categorical", "choices": ["a"], "step": 1}}, "'step'"),
+    ({"x": {"low": 0, "high": 1}}, "type"),
+    ({"x": {"type": "float", "low": 0}}, "'high'"),
+    ({"x": {"type": "int", "high": 3}}, "'low'"),
+    ({"x": {"type": "categorical"}}, "'choices'"),
+    ({"x": {"type": "categorical", "choices": "ab"}}, "'ab'"),
+    ({"x": 5}, "'x': 5"),
+    ({"x": None}, "'x': None"),
+    ({"x": [1]}, "'x': [1]"),
+    ({"x": "float"}, "'x': 'float'"),
+    ({"x": {"type": ["float"], "low": 0, "high": 1}}, "['float']"),
+    ({"": {"type": "float", "low": 0, "high": 1}}, "''"),
+])
+def test_from_dict_refuses_bad_flags_unknown_keys_and_non_dicts_naming_them(data, named):
+    with pytest.raises(bt.InvalidSpaceError) as info:
+        bt.Space.from_dict(data)
+    assert named in str(info.value)
+
+
 # -- property tests ----------------------------------------------------------------------
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -427,3 +478,23 @@ def test_sampled_configurations_are_members(space, seed):
 @given(linear_floats(), st.floats(allow_nan=True, allow_infinity=True))
 def test_float_membership_matches_its_bounds(dim, v):
     assert dim.contains(v) == (math.isfinite(v) and dim.low <= v <= dim.high)
+
+
+@pytest.mark.parametrize(("make", "named"), [
+    (lambda: bt.Float(0, 10**400), "Float bounds must be finite"),
+    (lambda: bt.Float(Fraction(10**400), 10**401), "finite"),
+    (lambda: bt.Int(0, 10**400), "2**53"),
+    (lambda: bt.Int(-(2**53) - 1, 0), "low=-9007199254740993"),
+    (lambda: bt.Int(0, 10, default=10**400), "default=1000000"),
+    (lambda: bt.Float(0, 1, default=10**400), "default=1000000"),
+])
+def test_numbers_beyond_the_float_range_are_refused_not_overflowed(make, named):
+    with pytest.raises(bt.InvalidSpaceError, match=re.escape(named)):
+        make()
+
+
+def test_membership_of_numbers_beyond_the_float_range_is_false():
+    assert not bt.Float(0, 1).contains(10**400)
+    assert not bt.Int(0, 10).contains(10**400)
+    with pytest.raises(bt.InvalidParamError, match="x=1000000"):
+        bt.Space({"x": bt.Float(0, 1)}).validate_params({"x": 10**400})

@@ -139,6 +139,149 @@ def test_a_read_only_watcher_polling_while_three_workers_write(tmp_path):
     con.close()
 
 
+GRID = bt.Space({"a": bt.Int(0, 99), "b": bt.Int(0, 99)})
+
+
+def _bowl(params) -> float:
+    return ((params["a"] - 37) / 30) ** 2 + ((params["b"] - 61) / 30) ** 2
+
+
+def _gp_context():
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":  # import torch and the GP once, not per worker
+        ctx.set_forkserver_preload(["bayestune", "bayestune.samplers.gp", "bayestune.gp.optimize",
+                                    "bayestune.gp.surrogate", "bayestune.gp.acquisition"])
+    return ctx
+
+
+def _gp_worker(url: str, n: int) -> None:
+    study = bt.load_study(url, "gp")  # the stored GP sampler, as n_jobs workers get it
+    for _ in range(n):
+        t = study.ask()
+        time.sleep(0.01)
+        study.tell(t, _bowl(t.params))
+
+
+@pytest.mark.slow
+def test_eight_gp_workers_never_evaluate_a_configuration_twice(tmp_path):
+    # On an integer grid, GP workers that sample at the same time from the same history
+    # converge on the same points; each must see what the others chose meanwhile.
+    url = f"sqlite:///{tmp_path / 'gp.db'}"
+    bt.Study(GRID, storage=url, name="gp",
+             sampler=bt.samplers.GPSampler(seed=0, n_startup_trials=8))
+    ctx = _gp_context()
+    procs = [ctx.Process(target=_gp_worker, args=(url, 25)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+        assert p.exitcode == 0
+    trials = bt.load_study(url, "gp").trials
+    configs = [(t.params["a"], t.params["b"]) for t in trials]
+    duplicates = len(configs) - len(set(configs))
+    print(f"8 GP workers: {len(trials)} trials, {duplicates} duplicated configurations")
+    assert len(trials) == 200 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert duplicates == 0
+
+
+def _gp_churn(url: str, ack_path: str, die_in_reservation: bool) -> None:
+    """Ask and tell with the stored GP sampler and heartbeat until killed; append
+    "number value" to the ack file after each tell. With ``die_in_reservation`` the
+    worker kills itself right after its second reservation, before its params exist."""
+    study = bt.load_study(url, "crash")
+    if die_in_reservation:
+        storage, reserve = study.storage, study.storage.create_trial
+        count = [0]
+
+        def reserve_then_die(*args, **kwargs):
+            t = reserve(*args, **kwargs)
+            count[0] += 1
+            if count[0] == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return t
+
+        storage.create_trial = reserve_then_die
+    fd = os.open(ack_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    while True:
+        t = study.ask()
+        time.sleep(0.005)
+        study.tell(t, _bowl(t.params))
+        os.write(fd, f"{t.number} {_bowl(t.params)!r}\n".encode())
+
+
+@pytest.mark.slow
+def test_gp_workers_killed_at_random_moments_leave_a_sound_study(tmp_path):
+    """SIGKILLs anywhere, inside the reservation too: nothing told is lost, every
+    orphan is reaped after the grace period, the file is sound, no configuration twice."""
+    path = tmp_path / "crash.db"
+    url = f"sqlite:///{path}"
+    ack = str(tmp_path / "acks.txt")
+    grace = 1.0
+    bt.Study(GRID, storage=url, name="crash",
+             sampler=bt.samplers.GPSampler(seed=0, n_startup_trials=6),
+             heartbeat_interval=0.2, grace_period=grace)
+    ctx = _gp_context()
+    rng = random.Random(7)
+    kills = self_kills = 0
+    for round_ in range(8):
+        size = os.path.getsize(ack) if os.path.exists(ack) else 0
+        procs = [ctx.Process(target=_gp_churn, args=(url, ack, k == 0 and round_ % 2 == 0))
+                 for k in range(3)]
+        for p in procs:
+            p.start()
+        deadline = time.monotonic() + 120
+        while (not os.path.exists(ack) or os.path.getsize(ack) == size) \
+                and time.monotonic() < deadline:  # wait until they are at work
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.3, 2.5))
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGKILL)  # mid-sample, mid-reservation, mid-commit
+            else:
+                self_kills += 1
+            kills += 1
+        for p in procs:
+            p.join(30)
+            assert p.exitcode == -signal.SIGKILL
+    acked = {}
+    with open(ack) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and line.endswith("\n"):
+                acked[int(parts[0])] = float(parts[1])
+
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    con.close()
+    study = bt.load_study(url, "crash")
+    orphans = study.get_trials([TrialState.RUNNING])
+    time.sleep(grace + 0.5)
+    last = study.ask()  # reaps every orphan: their heartbeats stopped with their workers
+    study.tell(last, _bowl(last.params))
+    trials = study.trials
+    reaped = [t for t in trials if t.fail_reason == "stale heartbeat"]
+    in_reservation = sum(1 for t in reaped if not t.params)
+    configs = [(t.params["a"], t.params["b"]) for t in trials if t.params]
+    duplicates = len(configs) - len(set(configs))
+    lost = [n for n, v in acked.items()
+            if trials[n].state is not TrialState.COMPLETE or trials[n].value != v]
+    print(f"\ncrash loop: {kills} SIGKILLs ({self_kills} by workers themselves right "
+          f"after a reservation), {len(trials)} trials, {len(acked)} told and acknowledged, "
+          f"{len(reaped)} orphans reaped ({in_reservation} killed inside the reservation, "
+          f"{len(orphans)} by the last ask), {len(study.get_trials([TrialState.RUNNING]))} "
+          f"RUNNING left, {duplicates} duplicated configurations, {len(lost)} told trials "
+          f"lost")
+    assert kills >= 20 and self_kills >= 1 and len(acked) > 20
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert lost == []
+    assert study.get_trials([TrialState.RUNNING]) == []
+    assert {t.number for t in orphans} <= {t.number for t in reaped}
+    assert all(t.state is TrialState.COMPLETE or t in reaped for t in trials)
+    assert in_reservation >= 1
+    assert duplicates == 0
+    assert all(t.value == _bowl(t.params) for t in trials if t.state is TrialState.COMPLETE)
+
+
 def _churn(url: str, ack_path: str, seed: int) -> None:
     """Ask and tell forever; append "number value" to the ack file after each tell."""
     study = bt.Study(SPACE, storage=url, name="churn", load_if_exists=True,

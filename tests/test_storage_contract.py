@@ -163,3 +163,41 @@ def test_finished_trials_no_longer_beat(storage):
     storage.record_heartbeat("s", [0])
     time.sleep(0.02)
     assert storage.reap_stale_trials("s", grace_period=0.01, requeue=False) == []
+
+
+def test_a_reservation_can_carry_its_first_heartbeat(storage):
+    storage.create_trial("s", TrialState.RUNNING, heartbeat=True)  # a reservation
+    storage.create_trial("s", TrialState.WAITING, {"x": 0.3})
+    assert storage.pop_waiting_trial("s", heartbeat=True).number == 1
+    storage.create_trial("s", TrialState.RUNNING)  # no heartbeat: never reaped
+    time.sleep(0.05)
+    assert storage.reap_stale_trials("s", grace_period=0.02, requeue=True) == [0, 1]
+    states = [t.state for t in storage.get_trials("s")]
+    # trial 1 had params: it is requeued; the empty reservation is not
+    assert states == [TrialState.FAILED, TrialState.FAILED, TrialState.RUNNING,
+                      TrialState.WAITING]
+
+
+def test_set_trial_params_refuses_a_configuration_an_unseen_trial_holds(storage):
+    from bayestune.storage.base import Unseen
+
+    for _ in range(4):
+        storage.create_trial("s", TrialState.RUNNING)
+    storage.set_trial_params("s", 0, {"x": 0.5})  # seen by the sampler of trial 2
+    storage.set_trial_params("s", 1, {"x": 0.25})  # reserved then: unseen
+    storage.set_trial_params("s", 3, {"x": 0.75})  # created since: unseen
+    unseen = Unseen(from_number=3, numbers=(1,))
+    assert storage.set_trial_params("s", 2, {"x": 0.25}, unseen=unseen) is None
+    assert storage.set_trial_params("s", 2, {"x": 0.75}, unseen=unseen) is None
+    assert storage.get_trial("s", 2).params == {}  # nothing written
+    # a configuration the sampler saw (and chose again knowingly) is written
+    assert storage.set_trial_params("s", 2, {"x": 0.5}, unseen=unseen).params == {"x": 0.5}
+
+
+def test_an_enqueued_configuration_does_not_block_the_same_one_sampled(storage):
+    from bayestune.storage.base import Unseen
+
+    storage.create_trial("s", TrialState.RUNNING)
+    storage.create_trial("s", TrialState.WAITING, {"x": 0.5})  # enqueued meanwhile
+    written = storage.set_trial_params("s", 0, {"x": 0.5}, unseen=Unseen(from_number=1))
+    assert written is not None and written.params == {"x": 0.5}

@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 import bayestune as bt
+from bayestune.cli import main
 from bayestune.storage import SQLiteStorage, StudyRecord, get_storage
 from bayestune.storage.sqlite import SCHEMA_VERSION, parse_sqlite_url
 from bayestune.trial import TrialState
@@ -324,3 +325,194 @@ def test_load_study_on_a_read_only_storage_reads_the_history(tmp_path):
     with pytest.raises(bt.StorageError, match="read-only"):
         watched.ask()
     assert len(study.trials) == 1
+
+
+# -- damaged rows: a StorageError naming the study, the trial and the field ----------------
+def _study_with_three_trials(path) -> str:
+    url = f"sqlite:///{path}"
+    study = bt.Study(bt.Space({"x": bt.Float(0, 1)}), storage=url, name="s",
+                     sampler=bt.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        t = study.ask()
+        t.report(0, 0.5)
+        study.tell(t, t.params["x"])
+    return url
+
+
+_ROW_DAMAGE = [
+    ("UPDATE trials SET state='DONE' WHERE number=1", "state", "'DONE'"),
+    ("UPDATE trials SET params='{not json' WHERE number=1", "params", "JSON"),
+    ("UPDATE trials SET params='[1, 2]' WHERE number=1", "params", "[1, 2]"),
+    ("UPDATE trials SET intermediate_values='{\"0\": ' WHERE number=1", "intermediate_values",
+     "JSON"),
+    ("UPDATE trials SET intermediate_values='{\"first\": 1}' WHERE number=1",
+     "intermediate_values", "'first'"),
+    ("UPDATE trials SET user_attrs='7' WHERE number=1", "user_attrs", "7"),
+    ("UPDATE trials SET system_attrs='nope' WHERE number=1", "system_attrs", "JSON"),
+    ("UPDATE trials SET datetime_start='yesterday' WHERE number=1", "datetime_start",
+     "'yesterday'"),
+    ("UPDATE trials SET value='abc' WHERE number=1", "value", "'abc'"),
+    ("UPDATE trials SET value=NULL WHERE number=1", "value", "COMPLETE"),
+    ("UPDATE trials SET number=7 WHERE number=1", "number", "missing"),
+]
+
+
+@pytest.mark.parametrize(("sql", "field", "named"), _ROW_DAMAGE)
+def test_a_damaged_trial_row_is_a_storage_error_naming_study_trial_and_field(
+        tmp_path, capsys, sql, field, named):
+    path = tmp_path / "t.db"
+    url = _study_with_three_trials(path)
+    con = sqlite3.connect(path)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    for read in (lambda: bt.load_study(url, "s").trials,
+                 lambda: SQLiteStorage(path).get_trial("s", 1),
+                 lambda: bt.load_study(url, "s").best_trial):
+        with pytest.raises(bt.StorageError) as info:
+            read()
+        message = str(info.value)
+        assert "'s'" in message and field in message and named in message, message
+        assert "trial 1" in message or "trial 7" in message, message
+    for command in ("trials", "best", "ask"):
+        assert main([command, "--storage", str(path), "--name", "s"]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and field in err, err
+
+
+@pytest.mark.parametrize(("sql", "field", "named"), [
+    ("UPDATE studies SET space='[1]'", "space", "[1]"),
+    ("UPDATE studies SET space='{oops'", "space", "JSON"),
+    ("UPDATE studies SET space='{\"x\": {\"type\": \"float\", \"low\": 0, \"high\": 1, "
+     "\"lgo\": true}}'", "space", "'lgo'"),
+    ("UPDATE studies SET settings='\"x\"'", "settings", "'x'"),
+    ("UPDATE studies SET settings='{\"sampler\": 5}'", "settings.sampler", "5"),
+    ("UPDATE studies SET direction='sideways'", "direction", "'sideways'"),
+])
+def test_a_damaged_study_row_is_a_storage_error_naming_study_and_field(tmp_path, capsys,
+                                                                       sql, field, named):
+    path = tmp_path / "t.db"
+    url = _study_with_three_trials(path)
+    con = sqlite3.connect(path)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    with pytest.raises(bt.StorageError) as info:
+        bt.load_study(url, "s")
+    message = str(info.value)
+    assert "'s'" in message and field in message and named in message, message
+    for command in ("trials", "best", "ask"):
+        assert main([command, "--storage", str(path), "--name", "s"]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and field in err, err
+
+
+# -- a database this user may only read ---------------------------------------------------
+def _as_reader(fn):
+    """``fn()``'s result, computed in a child process that may read but not write the file
+    (root, who may write anything, becomes nobody there); exceptions come back as text."""
+    import io
+    import traceback
+    from contextlib import redirect_stderr, redirect_stdout
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            out, err = io.StringIO(), io.StringIO()
+            with redirect_stdout(out), redirect_stderr(err):
+                try:
+                    result = fn()
+                except BaseException as e:  # noqa: BLE001
+                    result = f"raised {type(e).__name__}: {e}"
+            payload = pickle.dumps((result, out.getvalue(), err.getvalue()))
+        except BaseException:  # noqa: BLE001
+            payload = pickle.dumps(("child failed", "", traceback.format_exc()))
+        os.write(write, payload)
+        os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 1 << 16):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return pickle.loads(b"".join(chunks))
+
+
+@pytest.fixture(params=["folder read-only", "file read-only"])
+def read_only_db(request):
+    import shutil
+    import tempfile
+
+    def make(path):
+        study = bt.Study(bt.Space({"x": bt.Float(0, 1)}), storage=path, name="s",
+                         sampler=bt.samplers.RandomSampler(seed=0))
+        study.tell(study.ask(), 0.25)
+        study.tell(study.ask(), 0.5)
+        return bt.load_study(path, "s").best_value
+
+    folder = tempfile.mkdtemp(prefix="bayestune-ro-", dir="/tmp")
+    path = os.path.join(folder, "t.db")
+    # warm every import the reader needs (as nobody it may not read the install), on
+    # another file: this process must hold no connection to the one read
+    warm = os.path.join(folder, "warm.db")
+    make(warm)
+    main(["trials", "--storage", warm, "--name", "s", "--json"])
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a writer that has exited when the reader comes
+        import gc
+
+        make(path)
+        gc.collect()  # closes its connections: the last one removes the -wal and -shm
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert sorted(f for f in os.listdir(folder) if f.startswith("t.db")) == ["t.db"]
+    os.chmod(path, 0o444)
+    os.chmod(folder, 0o555 if request.param == "folder read-only" else 0o1777)
+    if os.access(path, os.W_OK) and os.geteuid() != 0:
+        pytest.skip("this user may write a read-only file")
+    yield path
+    os.chmod(folder, 0o755)
+    shutil.rmtree(folder)
+
+
+def test_a_read_only_database_can_be_read_and_says_read_only_on_writes(read_only_db):
+    path = read_only_db
+    before = {f: _digest(os.path.join(os.path.dirname(path), f))
+              for f in os.listdir(os.path.dirname(path)) if f.startswith("t.db")}
+
+    def reads():
+        study = bt.load_study(path, "s")
+        return (study.best_value, len(study.trials), main(["best", "--storage", path,
+                                                            "--name", "s", "--json"]),
+                main(["trials", "--storage", path, "--name", "s"]),
+                main(["studies", "--storage", path]))
+
+    result, out, err = _as_reader(reads)
+    assert result == (0.25, 2, 0, 0, 0), (result, err)
+    assert '"value": 0.25' in out and "COMPLETE" in out and err == ""
+
+    def writes():
+        study = bt.load_study(path, "s")
+        try:
+            study.ask()
+        except bt.StorageError as e:
+            refused = str(e)
+        codes = [main(["ask", "--storage", path, "--name", "s"]),
+                 main(["tell", "--storage", path, "--name", "s", "--trial", "0",
+                       "--value", "1"]),
+                 main(["create", "--storage", path, "--name", "t", "--space",
+                       '{"x": {"type": "float", "low": 0, "high": 1}}'])]
+        return refused, codes
+
+    (refused, codes), _, err = _as_reader(writes)
+    assert "read-only" in refused and "corrupt" not in refused, refused
+    assert codes == [1, 1, 1], err
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all("read-only" in ln and "corrupt" not in ln for ln in lines)
+    after = {f: _digest(os.path.join(os.path.dirname(path), f))
+             for f in os.listdir(os.path.dirname(path)) if f in before}
+    assert after == before

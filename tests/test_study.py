@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -700,3 +701,136 @@ def test_best_value_is_finite_float(random_study):
     random_study.optimize(_objective, n_trials=5)
     assert isinstance(random_study.best_value, float)
     assert math.isfinite(random_study.best_value)
+
+
+# -- a trial belongs to its study ------------------------------------------------------------
+def _two_studies(small_space, storage_a, storage_b):
+    a = bt.Study(small_space, storage=storage_a, name="a", sampler=RandomSampler(seed=0))
+    b = bt.Study(small_space, storage=storage_b, name="b", sampler=RandomSampler(seed=1))
+    return a, b
+
+
+@pytest.mark.parametrize("where", ["memory", "one sqlite file", "two sqlite files"])
+@pytest.mark.parametrize("handle", ["Trial", "FrozenTrial"])
+def test_telling_a_trial_of_another_study_is_an_error_naming_both(small_space, tmp_path, where,
+                                                                  handle):
+    if where == "memory":
+        a, b = _two_studies(small_space, None, None)
+    elif where == "one sqlite file":
+        url = f"sqlite:///{tmp_path / 'one.db'}"
+        a, b = _two_studies(small_space, url, url)
+    else:
+        a, b = _two_studies(small_space, tmp_path / "a.db", tmp_path / "b.db")
+    ta, tb = a.ask(), b.ask()
+    assert ta.number == tb.number == 0
+    foreign = ta if handle == "Trial" else a.get_trial(ta.number)
+    for act in (lambda: b.tell(foreign, 7.0), lambda: b.report(foreign, 0, 1.0)):
+        with pytest.raises(bt.UnknownTrialError) as info:
+            act()
+        assert "'a'" in str(info.value) and "'b'" in str(info.value)
+    # nothing was written to either study
+    assert b.get_trial(0).state is TrialState.RUNNING and not b.get_trial(0).intermediate_values
+    assert a.get_trial(0).state is TrialState.RUNNING
+    # each study takes its own trial, by handle, record or number
+    assert a.tell(foreign, 1.0).value == 1.0
+    assert b.tell(tb, 2.0).value == 2.0
+
+
+def test_the_same_study_opened_twice_takes_its_trials_from_either_object(small_space,
+                                                                         tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = bt.Study(small_space, storage=url, name="s", sampler=RandomSampler(seed=0))
+    second = bt.load_study(str(tmp_path / "s.db"), "s")  # another path to the same file
+    t = first.ask()
+    assert second.tell(t, 1.0).value == 1.0
+    u = second.ask()
+    assert first.tell(second.get_trial(u.number), 2.0).value == 2.0
+
+
+# -- values too large for a float --------------------------------------------------------------
+@pytest.mark.parametrize("value", [10**400, -(10**400)], ids=["10**400", "-10**400"])
+def test_telling_a_value_too_large_for_a_float_is_an_error_naming_it(random_study, value):
+    trial = random_study.ask()
+    with pytest.raises(bt.InvalidValueError, match="too large") as info:
+        random_study.tell(trial, value)
+    assert str(value)[:20] in str(info.value)
+    # refused like any bad value: the trial is untouched and can be told a number
+    assert random_study.get_trial(trial.number).state is TrialState.RUNNING
+    assert random_study.tell(trial, 1.0).state is TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("value", [10**400, "oops"], ids=["10**400", "oops"])
+def test_optimize_records_a_value_it_cannot_tell_as_failed_with_the_reason(random_study,
+                                                                           value):
+    with pytest.raises(bt.InvalidValueError):
+        random_study.optimize(lambda t: value, n_trials=3)
+    (trial,) = random_study.trials
+    assert trial.state is TrialState.FAILED
+    assert str(value)[:20] in trial.fail_reason
+
+
+# -- concurrent asks never take the same configuration ------------------------------------------
+class _FirstFree(bt.samplers.base.Sampler):
+    """Proposes the smallest ``n`` that no trial it is shown holds (as the GP never
+    proposes a completed or pending point); waits on ``hold`` before returning."""
+
+    def __init__(self, hold=None) -> None:
+        self.seed = 0
+        self.hold = hold
+
+    def sample(self, space, trials, direction, number):
+        taken = {t.params["n"] for t in trials if t.params}
+        choice = min(set(range(10)) - taken)
+        if self.hold is not None:
+            hold, self.hold = self.hold, None
+            hold()
+        return bt.samplers.base.Suggestion({"n": choice})
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_two_workers_sampling_at_once_never_take_the_same_configuration(tmp_path, backend):
+    # A reserves and samples; B reserves (A's trial has no params yet: B cannot plan
+    # around it) and samples; A writes, then B: B's write must see A's configuration.
+    space = bt.Space({"n": bt.Int(0, 9)})
+    shared = bt.storage.InMemoryStorage() if backend == "memory" else None
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    steps = {k: threading.Event() for k in ("a sampled", "b sampled", "a may write",
+                                            "b may write")}
+
+    def holding(sampled, may_write):
+        def hold():
+            steps[sampled].set()
+            assert steps[may_write].wait(30)
+        return hold
+
+    a = bt.Study(space, storage=shared or url, name="w",
+                 sampler=_FirstFree(holding("a sampled", "a may write")))
+    b = bt.Study(space, storage=shared or url, name="w", load_if_exists=True,
+                 sampler=_FirstFree(holding("b sampled", "b may write")))
+    asked = {}
+    ta = threading.Thread(target=lambda: asked.update(a=a.ask()))
+    tb = threading.Thread(target=lambda: asked.update(b=b.ask()))
+    ta.start()
+    assert steps["a sampled"].wait(30)
+    tb.start()
+    assert steps["b sampled"].wait(30)
+    steps["a may write"].set()
+    ta.join(30)
+    steps["b may write"].set()
+    tb.join(30)
+    assert asked["a"].params == {"n": 0}
+    assert asked["b"].params == {"n": 1}  # planned again around A's choice
+    assert [t.params for t in a.trials] == [{"n": 0}, {"n": 1}]
+
+
+def test_nested_asks_of_three_workers_never_take_the_same_configuration(tmp_path):
+    # Each worker asks while the previous one samples (the newest writes first).
+    space = bt.Space({"n": bt.Int(0, 9)})
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    c = bt.Study(space, storage=url, name="w", sampler=_FirstFree())
+    b = bt.Study(space, storage=url, name="w", load_if_exists=True,
+                 sampler=_FirstFree(lambda: c.ask()))
+    a = bt.Study(space, storage=url, name="w", load_if_exists=True,
+                 sampler=_FirstFree(lambda: b.ask()))
+    a.ask()
+    assert sorted(t.params["n"] for t in a.trials) == [0, 1, 2]

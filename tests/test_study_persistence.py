@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -306,6 +308,41 @@ def test_a_dead_workers_trial_can_be_requeued(tmp_path):
     assert study.get_trial(retry.number).system_attrs["retry_of"] == dead
 
 
+def _killed_inside(url: str, what: str) -> None:
+    """Ask, and be SIGKILLed right after the storage reserved the trial (or handed over
+    a WAITING one), before the study could record its first heartbeat."""
+    study = bt.load_study(url, "hb")
+    storage = study.storage
+    original = getattr(storage, what)
+
+    def then_die(*args, **kwargs):
+        original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(storage, what, then_die)
+    study.ask()
+
+
+@needs_fork
+@pytest.mark.parametrize("what", ["create_trial", "pop_waiting_trial"])
+def test_a_worker_killed_inside_its_reservation_is_reaped(tmp_path, what):
+    url = _url(tmp_path)
+    study = bt.Study(SPACE, storage=url, name="hb", sampler=bt.samplers.RandomSampler(seed=0),
+                     heartbeat_interval=0.05, grace_period=0.3)
+    if what == "pop_waiting_trial":
+        study.enqueue({"x": 0.5, "c": "a"})
+    p = mp.get_context("fork").Process(target=_killed_inside, args=(url, what))
+    p.start()
+    p.join(60)
+    assert p.exitcode == -signal.SIGKILL
+    (orphan,) = study.get_trials([TrialState.RUNNING])
+    time.sleep(0.6)
+    study.tell(study.ask(), 1.0)
+    reaped = study.get_trial(orphan.number)
+    assert reaped.state is TrialState.FAILED and reaped.fail_reason == "stale heartbeat"
+    assert study.get_trials([TrialState.RUNNING]) == []
+
+
 def test_trials_without_a_heartbeat_are_never_reaped(tmp_path):
     url = _url(tmp_path)
     quiet = bt.Study(SPACE, storage=url, name="q", sampler=bt.samplers.RandomSampler(seed=0))
@@ -316,3 +353,150 @@ def test_trials_without_a_heartbeat_are_never_reaped(tmp_path):
     time.sleep(0.1)
     watcher.ask()
     assert watcher.get_trial(slow.number).state is TrialState.RUNNING
+
+
+# -- imports are checked as strictly as tell -------------------------------------------------
+def _exported(tmp_path) -> dict:
+    study = bt.Study(SPACE, name="src", sampler=bt.samplers.RandomSampler(seed=0))
+    _run(study, 3)
+    study.to_json(tmp_path / "good.json")
+    return json.loads((tmp_path / "good.json").read_text())
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _damage(data: dict, what: str) -> dict:
+    data = json.loads(json.dumps(data))
+    t = data["trials"][1]
+    edits = {
+        "outside": lambda: t["params"].update(x=5.0),
+        "unknown choice": lambda: t["params"].update(c="zzz"),
+        "missing key": lambda: t["params"].pop("c"),
+        "extra key": lambda: t["params"].update(extra=1),
+        "no params": lambda: t.update(params={}),
+        "null value": lambda: t.update(value=None),
+        "nan value": lambda: t.update(value=float("nan")),
+        "string value": lambda: t.update(value="0.5"),
+        "bad state": lambda: t.update(state="DONE"),
+        "params not a dict": lambda: t.update(params=[1, 2]),
+        "unknown field": lambda: t.update(colour="red"),
+        "bad datetime": lambda: t.update(datetime_start="yesterday"),
+        "bad step": lambda: t.update(intermediate_values={"first": 1.0}),
+        "bad direction": lambda: data.update(direction="sideways"),
+        "settings not a dict": lambda: data.update(settings=[1]),
+        "bad sampler setting": lambda: data["settings"]["sampler"].update(seed="x"),
+        "space with an unknown key": lambda: data["space"]["x"].update(lgo=True),
+        "trials not a list": lambda: data.update(trials={"0": t}),
+    }
+    edits[what]()
+    return data
+
+
+_DAMAGES = ["outside", "unknown choice", "missing key", "extra key", "no params",
+            "null value", "nan value", "string value", "bad state", "params not a dict",
+            "unknown field", "bad datetime", "bad step", "bad direction",
+            "settings not a dict", "bad sampler setting", "space with an unknown key",
+            "trials not a list"]
+
+
+@pytest.mark.parametrize("what", _DAMAGES)
+def test_from_json_refuses_a_damaged_file_and_writes_nothing(tmp_path, what):
+    good = _exported(tmp_path)
+    (tmp_path / "bad.json").write_text(json.dumps(_damage(good, what)))
+    db = tmp_path / "into.db"
+    keep = bt.Study(SPACE, storage=_url(tmp_path, "into.db"), name="keep",
+                    sampler=bt.samplers.RandomSampler(seed=0))
+    _run(keep, 2)
+    before = _digest(db)
+    for storage in (None, _url(tmp_path, "into.db")):
+        with pytest.raises(bt.StorageError) as info:
+            bt.Study.from_json(tmp_path / "bad.json", storage=storage, name="copy")
+        assert "bad.json" in str(info.value)
+    assert _digest(db) == before
+    assert bt.storage.SQLiteStorage(db).list_studies() == ["keep"]
+    # the good file still imports
+    assert len(bt.Study.from_json(tmp_path / "good.json").trials) == 3
+
+
+@pytest.mark.parametrize("what", ["outside", "unknown choice", "missing key", "extra key",
+                                  "null value", "nan value"])
+def test_from_json_names_the_trial_and_the_bad_field(tmp_path, what):
+    (tmp_path / "bad.json").write_text(json.dumps(_damage(_exported(tmp_path), what)))
+    with pytest.raises(bt.StorageError, match="trial 1") as info:
+        bt.Study.from_json(tmp_path / "bad.json")
+    assert {"outside": "x=5.0", "unknown choice": "'zzz'", "missing key": "'c'",
+            "extra key": "'extra'", "null value": "value=None",
+            "nan value": "value=nan"}[what] in str(info.value)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_import_trial_refuses_what_tell_would_refuse(tmp_path, backend):
+    storage = None if backend == "memory" else _url(tmp_path)
+    study = bt.Study(SPACE, storage=storage, name="s", sampler=bt.samplers.RandomSampler(seed=0))
+    st = study.storage
+    good = bt.FrozenTrial(number=0, state=TrialState.COMPLETE, params={"x": 0.5, "c": "a"},
+                          value=1.0)
+    bad = [
+        (dict(params={"x": 5.0, "c": "a"}), bt.InvalidParamError, "x=5.0"),
+        (dict(params={"x": 0.5, "c": "zzz"}), bt.InvalidParamError, "'zzz'"),
+        (dict(params={"x": 0.5}), bt.InvalidParamError, "'c'"),
+        (dict(params={"x": 0.5, "c": "a", "y": 1}), bt.InvalidParamError, "'y'"),
+        (dict(value=None), bt.InvalidValueError, "value=None"),
+        (dict(value=float("nan")), bt.InvalidValueError, "value=nan"),
+        (dict(state=TrialState.WAITING), bt.InvalidValueError, "value=1.0"),
+        (dict(state=TrialState.FAILED), bt.InvalidValueError, "value=1.0"),
+    ]
+    for change, error, named in bad:
+        with pytest.raises(error, match=re.escape(named)):
+            st.import_trial("s", bt.FrozenTrial(**{**good.__dict__, **change}))
+    assert study.trials == []
+    assert st.import_trial("s", good).params == {"x": 0.5, "c": "a"}
+
+
+@pytest.mark.parametrize(("setting", "value"), [("n_raw_samples", 10**8),
+                                                ("raw_samples", 10**8),
+                                                ("num_threads", 10**6)])
+def test_a_stored_sampler_setting_out_of_bounds_is_refused_at_load(tmp_path, setting, value):
+    url = _url(tmp_path)
+    study = bt.Study(SPACE, storage=url, name="s", seed=0)
+    _run(study, 2)
+    con = sqlite3.connect(tmp_path / "tune.db")
+    settings = json.loads(con.execute("SELECT settings FROM studies").fetchone()[0])
+    settings["sampler"][setting] = value
+    con.execute("UPDATE studies SET settings=?", (json.dumps(settings),))
+    con.commit()
+    con.close()
+    with pytest.raises(bt.StorageError, match=re.escape(f"={value}")) as info:
+        bt.load_study(url, "s")
+    assert "'s'" in str(info.value) and "settings.sampler" in str(info.value)
+    # the way out: reopen it with a sampler given
+    again = bt.load_study(url, "s", sampler=bt.samplers.GPSampler(seed=0))
+    assert len(again.trials) == 2
+    study.to_json(tmp_path / "s.json")
+    data = json.loads((tmp_path / "s.json").read_text())
+    data["settings"] = settings
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    with pytest.raises(bt.StorageError, match=re.escape(f"={value}")):
+        bt.Study.from_json(tmp_path / "s.json")
+
+
+def test_add_trial_refuses_what_tell_and_enqueue_refuse_and_records_nothing():
+    study = bt.Study(SPACE, sampler=bt.samplers.RandomSampler(seed=0))
+    good = {"x": 0.5, "c": "a"}
+    for params, value, state, error in [
+        ({"x": 5.0, "c": "a"}, 1.0, None, bt.InvalidParamError),
+        ({"x": 0.5, "c": "zzz"}, 1.0, None, bt.InvalidParamError),
+        ({"x": 0.5}, 1.0, None, bt.InvalidParamError),
+        ({**good, "y": 1}, 1.0, None, bt.InvalidParamError),
+        (good, None, "COMPLETE", bt.InvalidValueError),
+        (good, float("nan"), "COMPLETE", bt.InvalidValueError),
+        (good, 10**400, None, bt.InvalidValueError),
+        (good, "1.0", None, bt.InvalidValueError),
+        (good, 1.0, "RUNNING", bt.InvalidValueError),
+    ]:
+        with pytest.raises(error):
+            study.add_trial(params, value, state)
+    assert study.trials == []
+    assert study.add_trial(good, 1.0).state is TrialState.COMPLETE

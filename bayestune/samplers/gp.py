@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayestune._checks import check_int, check_number, check_option, check_seed
+from bayestune._checks import check_bool, check_int, check_number, check_option, check_seed
 from bayestune.exceptions import InvalidValueError
 from bayestune.gp.options import AcquisitionKind, FailureMode, PrunedValues
 from bayestune.samplers._pruned import estimate_final_values
@@ -47,6 +47,16 @@ logger = logging.getLogger(__name__)
 
 # option names of earlier releases, read when a stored study is reopened
 _RENAMED = {"n_raw_samples": "raw_samples", "n_restarts": "num_restarts"}
+
+# Upper bounds of the options that set the cost of one ask(), checked here for options
+# given in code and read from a stored study alike (a damaged setting must not hang
+# every worker). Measured on 2 CPUs, 15 trials, d=3: raw_samples=16384 takes 1.5 s per
+# ask and num_restarts=64 2.9 s (0.1 s at the defaults; raw_samples=10**8 took 90 s);
+# an exact GP of 5000 points needs 200 MB per matrix and minutes per fit.
+_MAX_RAW_SAMPLES = 16384
+_MAX_RESTARTS = 64
+_MAX_POINTS = 5000
+_MAX_THREADS = 256
 
 
 @dataclass(frozen=True)
@@ -146,13 +156,15 @@ class GPSampler(Sampler):
             model with the worst observed value), ``"impute"`` (the imputation alone)
             or ``"ignore"`` (what Optuna does; for comparison).
         warp_outputs: Yeo-Johnson output warp for heavy-tailed losses (default True).
-        raw_samples: Sobol candidates scored before gradient ascent (botorch's name).
+        raw_samples: Sobol candidates scored before gradient ascent (botorch's name);
+            at most 16384.
         num_restarts: Starts of the gradient-based acquisition optimization (botorch's
-            name).
-        max_points: Largest history modelled exactly; beyond it the best 20% and a
-            seeded random subset of the rest are kept (exact GPs cost O(n³)).
+            name); at most 64.
+        max_points: Largest history modelled exactly (10 to 5000); beyond it the best
+            20% and a seeded random subset of the rest are kept (exact GPs cost O(n³)).
         num_threads: torch intra-op threads used while suggesting (restored after);
-            1 is fastest at these matrix sizes. None leaves torch's setting alone.
+            1 is fastest at these matrix sizes, at most 256. None leaves torch's
+            setting alone.
         refit_growth: Past 60 observations, keep the previous GP hyperparameters until
             the history has grown by this fraction (default 0.05, i.e. refit every 5th
             trial at 100 trials); 0 refits at every ask. Each suggestion still
@@ -206,11 +218,13 @@ class GPSampler(Sampler):
         self.pruned_values: PrunedValues = check_option("pruned_values", pruned_values,
                                                         PrunedValues)
         self.ucb_beta = check_number("ucb_beta", ucb_beta, low=0.0, strict_low=True)
-        self.warp_outputs = bool(warp_outputs)
-        self.raw_samples = check_int("raw_samples", raw_samples, low=1)
-        self.num_restarts = check_int("num_restarts", num_restarts, low=1)
-        self.max_points = check_int("max_points", max_points, low=10)
-        self.num_threads = check_int("num_threads", num_threads, low=1, none=True)
+        self.warp_outputs = check_bool("warp_outputs", warp_outputs)
+        self.raw_samples = check_int("raw_samples", raw_samples, low=1, high=_MAX_RAW_SAMPLES)
+        self.num_restarts = check_int("num_restarts", num_restarts, low=1,
+                                      high=_MAX_RESTARTS)
+        self.max_points = check_int("max_points", max_points, low=10, high=_MAX_POINTS)
+        self.num_threads = check_int("num_threads", num_threads, low=1, high=_MAX_THREADS,
+                                     none=True)
         self.refit_growth = check_number("refit_growth", refit_growth, low=0.0, high=1.0)
 
     def to_dict(self) -> dict[str, Any]:

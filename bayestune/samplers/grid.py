@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from bayestune._checks import check_int
+from bayestune._checks import check_int, check_seed, short_repr
 from bayestune.exceptions import InvalidParamError, InvalidValueError
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.space import Categorical, Float, Int, Space
@@ -18,6 +19,9 @@ from bayestune.trial import FrozenTrial
 __all__ = ["GridSampler"]
 
 logger = logging.getLogger(__name__)
+
+# The most points a grid may hold: its points are built in memory, in visiting order.
+_MAX_GRID = 1_000_000
 
 
 class GridSampler(Sampler):
@@ -38,13 +42,18 @@ class GridSampler(Sampler):
         n_points: int = 5,
         seed: int | None = None,
     ) -> None:
-        check_int("n_points", n_points, low=1)
-        self.grid = {k: list(v) for k, v in (grid or {}).items()}
-        for k, v in self.grid.items():
-            if not v:
-                raise InvalidValueError(f"grid values for {k!r} must not be empty")
+        check_int("n_points", n_points, low=1, high=_MAX_GRID)
+        if grid is not None and not isinstance(grid, Mapping):
+            raise InvalidValueError(f"grid must be a dict of name -> values, got "
+                                    f"grid={short_repr(grid)}")
+        self.grid = {}
+        for k, v in (grid or {}).items():
+            if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not v:
+                raise InvalidValueError(f"grid values for {k!r} must be a non-empty list, "
+                                        f"got {short_repr(v)}")
+            self.grid[k] = list(v)
         self.n_points = n_points
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._cache: tuple[Space, list[dict[str, Any]]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +81,11 @@ class GridSampler(Sampler):
         if unknown:
             raise InvalidParamError(f"grid names unknown parameter(s) {sorted(unknown)}")
         axes = [self._axis(n, space[n]) for n in space.names]
+        size = math.prod(len(a) for a in axes)
+        if size > _MAX_GRID:
+            raise InvalidValueError(
+                f"the grid has {size} points (n_points={self.n_points}), more than the "
+                f"{_MAX_GRID} it can visit; give fewer n_points or explicit values")
         pts = [dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*axes)]
         order = np.random.default_rng(self.seed).permutation(len(pts))
         pts = [pts[i] for i in order]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bayestune._checks import check_seed
 from bayestune.samplers.base import Direction, Sampler, Suggestion, trial_rng
 from bayestune.space import Space
 from bayestune.trial import FrozenTrial
@@ -19,7 +20,7 @@ class RandomSampler(Sampler):
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(seed)
 
     def sample(
         self, space: Space, trials: Sequence[FrozenTrial], direction: Direction, number: int

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bayestune._checks import check_seed
 from bayestune.samplers.base import Direction, Sampler, Suggestion
 from bayestune.space import Space
 from bayestune.trial import FrozenTrial
@@ -38,6 +39,7 @@ class SobolSampler(Sampler):
     """
 
     def __init__(self, seed: int | None = None) -> None:
+        seed = check_seed(seed)
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
         self.seed = seed

@@ -19,11 +19,17 @@ import urllib.parse
 
 from bayestune.exceptions import StorageError
 
-__all__ = ["SCHEMA_VERSION", "URL_PREFIX", "parse_sqlite_url", "check_file", "open_database"]
+__all__ = ["SCHEMA_VERSION", "URL_PREFIX", "parse_sqlite_url", "check_file", "open_database",
+           "ReadOnlyFileError", "is_read_only_error"]
 
 SCHEMA_VERSION = 1
 URL_PREFIX = "sqlite:///"
 _SQLITE_NOTADB = 26
+_SQLITE_READONLY = 8  # with its extended codes (a read-only folder is 1544) in the low byte
+
+
+class ReadOnlyFileError(StorageError):
+    """The file may be read but not written by this user (or its folder is read-only)."""
 
 _SCHEMA = (
     "CREATE TABLE bayestune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -95,6 +101,14 @@ def _is_not_a_database(e: sqlite3.DatabaseError) -> bool:
     return code == _SQLITE_NOTADB or (code is None and "not a database" in str(e))
 
 
+def is_read_only_error(e: sqlite3.Error) -> bool:
+    """SQLite refused to write because the file or its folder is read-only."""
+    code = getattr(e, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return code & 0xFF == _SQLITE_READONLY
+    return "readonly" in str(e)
+
+
 def _read_only_uri(path: str) -> str:
     """``file:`` URI that opens ``path`` read-only (``mode=ro``).
 
@@ -113,8 +127,7 @@ def open_database(path: str, timeout: float, read_only: bool = False) -> sqlite3
     """
     try:
         if read_only:
-            conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=timeout,
-                                   isolation_level=None, check_same_thread=False)
+            conn = _connect_read_only(path, timeout)
         else:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
@@ -134,6 +147,10 @@ def open_database(path: str, timeout: float, read_only: bool = False) -> sqlite3
         conn.close()
         if _is_not_a_database(e):
             raise _not_sqlite(path) from None
+        if is_read_only_error(e):
+            raise ReadOnlyFileError(
+                f"storage {path!r} is read-only for this user (the file or its folder "
+                f"may not be written: {e})") from None
         raise StorageError(
             f"{path!r} is corrupt or not a bayestune storage ({e}); "
             f"bayestune will not overwrite it"
@@ -142,6 +159,33 @@ def open_database(path: str, timeout: float, read_only: bool = False) -> sqlite3
         conn.close()
         raise
     return conn
+
+
+def _connect_read_only(path: str, timeout: float) -> sqlite3.Connection:
+    """A ``mode=ro`` connection; ``immutable`` where SQLite cannot create the WAL's
+    shared-memory file beside a WAL database (a read-only folder).
+
+    Without that file no process has the database open in WAL mode, so the file itself
+    holds everything told; if a ``-wal`` file with content was left beside it (a writer
+    that crashed), reading the file alone would miss those trials, and it is refused.
+    """
+    conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=timeout,
+                           isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as e:
+        conn.close()
+        if not is_read_only_error(e):
+            raise
+        wal = path + "-wal"
+        if os.path.exists(wal) and os.path.getsize(wal) > 0:
+            raise StorageError(
+                f"storage {path!r} cannot be read: its folder is read-only and {wal!r} "
+                f"holds changes not yet in the file; open it once where it may be written"
+            ) from None
+    return sqlite3.connect(_read_only_uri(path) + "&immutable=1", uri=True, timeout=timeout,
+                           isolation_level=None, check_same_thread=False)
 
 
 def _check_schema(conn: sqlite3.Connection, path: str) -> bool:

@@ -17,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bayestune.trial import FrozenTrial, TrialState
+from bayestune.exceptions import UnknownTrialError
+from bayestune.space import Space
+from bayestune.trial import FrozenTrial, StudyRef, TrialState, check_record
 
-__all__ = ["Storage", "StudyRecord", "STALE_REASON"]
+__all__ = ["Storage", "StudyRecord", "Unseen", "STALE_REASON"]
 
 STALE_REASON = "stale heartbeat"
 
@@ -41,8 +43,39 @@ class StudyRecord:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Unseen:
+    """The trials a sampler was not shown when it chose a configuration.
+
+    Attributes:
+        from_number: Every trial numbered this or more (created since).
+        numbers: Trials that were reserved then, their params not chosen yet.
+    """
+
+    from_number: int
+    numbers: tuple[int, ...] = ()
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, int) and (number >= self.from_number
+                                            or number in self.numbers)
+
+
 class Storage(abc.ABC):
-    """Abstract storage. Implementations: memory (default) and SQLite."""
+    """Abstract storage. Implementations: memory (default) and SQLite.
+
+    The trials a storage returns carry ``study_ref`` (:meth:`study_ref`), so that a
+    study can refuse the trials of another one.
+    """
+
+    @property
+    def location(self) -> str:
+        """Identifies this storage in :class:`~bayestune.trial.StudyRef` (the same for
+        every object that reaches the same data)."""
+        return f"{type(self).__name__}@{id(self):x}"
+
+    def study_ref(self, name: str) -> StudyRef:
+        """The reference of study ``name`` in this storage."""
+        return StudyRef(self.location, name)
 
     @abc.abstractmethod
     def create_study(self, record: StudyRecord) -> None:
@@ -64,19 +97,33 @@ class Storage(abc.ABC):
         params: Mapping[str, Any] | None = None,
         value: float | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        *,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
-        """Append a trial with the next number and return it."""
+        """Append a trial with the next number and return it.
+
+        With ``heartbeat`` (a RUNNING trial of a study with heartbeats) its first
+        heartbeat is recorded in the same atomic step, so a worker killed right after
+        the reservation still leaves a trial that :meth:`reap_stale_trials` finds.
+        """
 
     @abc.abstractmethod
-    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
-        """Atomically turn the oldest WAITING trial into RUNNING and return it."""
+    def pop_waiting_trial(self, name: str, *, heartbeat: bool = False) -> FrozenTrial | None:
+        """Atomically turn the oldest WAITING trial into RUNNING and return it (with its
+        first heartbeat, as in :meth:`create_trial`)."""
 
     @abc.abstractmethod
     def set_trial_params(
         self, name: str, number: int, params: Mapping[str, Any],
-        system_attrs: Mapping[str, Any] | None = None,
-    ) -> FrozenTrial:
-        """Set the params of a RUNNING trial (once the sampler chose them)."""
+        system_attrs: Mapping[str, Any] | None = None, *, unseen: Unseen | None = None,
+    ) -> FrozenTrial | None:
+        """Set the params of a RUNNING trial (once the sampler chose them).
+
+        With ``unseen``, in the same atomic step: if a trial the sampler was not shown
+        holds the same configuration already (another worker chose it meanwhile; a
+        WAITING trial does not count), write nothing and return None, so that the
+        caller plans again around it.
+        """
 
     @abc.abstractmethod
     def finish_trial(
@@ -106,7 +153,20 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
         """Append a copy of ``trial`` (any state, with its values, attributes and
-        datetimes) under the next number, and return the stored record."""
+        datetimes) under the next number, and return the stored record.
+
+        Raises:
+            InvalidParamError, InvalidValueError: a trial that ``tell`` or ``enqueue``
+                would refuse (see :func:`~bayestune.trial.check_record`); nothing is
+                written then.
+        """
+
+    def _importable(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        """``trial`` checked against study ``name``'s space, for :meth:`import_trial`."""
+        rec = self.get_study(name)
+        if rec is None:
+            raise UnknownTrialError(f"no study named {name!r}")
+        return check_record(trial, Space.from_dict(rec.space))
 
     @abc.abstractmethod
     def record_heartbeat(self, name: str, numbers: Sequence[int]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -16,7 +17,7 @@ from bayestune.exceptions import (
     TrialAlreadyFinishedError,
     UnknownTrialError,
 )
-from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
+from bayestune.storage.base import STALE_REASON, Storage, StudyRecord, Unseen
 from bayestune.trial import FrozenTrial, TrialState
 
 __all__ = ["InMemoryStorage"]
@@ -30,6 +31,11 @@ class InMemoryStorage(Storage):
         self._studies: dict[str, StudyRecord] = {}
         self._trials: dict[str, list[FrozenTrial]] = {}
         self._heartbeats: dict[str, dict[int, float]] = {}
+        self._location = f"memory:{uuid.uuid4().hex[:12]}"
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     def __getstate__(self) -> dict[str, Any]:  # a pickled copy holds a snapshot
         with self._lock:
@@ -92,6 +98,8 @@ class InMemoryStorage(Storage):
         params: Mapping[str, Any] | None = None,
         value: float | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        *,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
         with self._lock:
             trials = self._trial_list(name)
@@ -104,25 +112,38 @@ class InMemoryStorage(Storage):
                 system_attrs=normalize(dict(system_attrs or {})),
                 datetime_start=now,
                 datetime_complete=now if state.is_finished else None,
+                study_ref=self.study_ref(name),
             )
             trials.append(t)
+            if heartbeat and state is TrialState.RUNNING:
+                self._heartbeats[name][t.number] = time.time()
             return t
 
-    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
+    def pop_waiting_trial(self, name: str, *, heartbeat: bool = False) -> FrozenTrial | None:
         with self._lock:
             trials = self._trial_list(name)
             for i, t in enumerate(trials):
                 if t.state is TrialState.WAITING:
                     trials[i] = replace(t, state=TrialState.RUNNING, datetime_start=datetime.now())
+                    if heartbeat:
+                        self._heartbeats[name][i] = time.time()
                     return trials[i]
             return None
 
     def set_trial_params(
         self, name: str, number: int, params: Mapping[str, Any],
-        system_attrs: Mapping[str, Any] | None = None,
-    ) -> FrozenTrial:
+        system_attrs: Mapping[str, Any] | None = None, *, unseen: Unseen | None = None,
+    ) -> FrozenTrial | None:
         with self._lock:
             t = self._running(name, number)
+            if unseen is not None:
+                wanted = normalize(dict(params))
+                trials = self._trials[name]
+                others = [*trials[unseen.from_number:],
+                          *(trials[n] for n in unseen.numbers if n < len(trials))]
+                if any(o.number != number and o.state is not TrialState.WAITING
+                       and o.params == wanted for o in others):
+                    return None
             attrs = {**t.system_attrs, **normalize(dict(system_attrs or {}))}
             new = replace(t, params=dict(params), system_attrs=attrs)
             self._trials[name][number] = new
@@ -168,12 +189,14 @@ class InMemoryStorage(Storage):
             return self._get(name, number)
 
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        trial = self._importable(name, trial)
         with self._lock:
             trials = self._trial_list(name)
             t = replace(trial, number=len(trials), params=dict(trial.params),
                         intermediate_values=dict(trial.intermediate_values),
                         user_attrs=normalize(dict(trial.user_attrs)),
-                        system_attrs=normalize(dict(trial.system_attrs)))
+                        system_attrs=normalize(dict(trial.system_attrs)),
+                        study_ref=self.study_ref(name))
             trials.append(t)
             return t
 

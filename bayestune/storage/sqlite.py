@@ -27,10 +27,12 @@ Design:
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,14 +51,19 @@ from bayestune.exceptions import (
 from bayestune.storage._sqlite_file import (
     SCHEMA_VERSION,
     URL_PREFIX,
+    ReadOnlyFileError,
     check_file,
+    is_read_only_error,
     open_database,
     parse_sqlite_url,
 )
-from bayestune.storage.base import STALE_REASON, Storage, StudyRecord
-from bayestune.trial import FrozenTrial, TrialState
+from bayestune.storage._sqlite_rows import decode_study_field, decode_trial, iso
+from bayestune.storage.base import STALE_REASON, Storage, StudyRecord, Unseen
+from bayestune.trial import FrozenTrial, StudyRef, TrialState
 
 __all__ = ["SQLiteStorage", "SCHEMA_VERSION", "parse_sqlite_url"]
+
+logger = logging.getLogger(__name__)
 
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 
@@ -76,34 +83,12 @@ def _after_fork_in_child() -> None:
         storage._forget_inherited_connection()
 
 
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
-def _iso(d: datetime | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _trial(row: Sequence[Any]) -> FrozenTrial:
-    number, state, params, value, inter, uattrs, sattrs, start, complete = row
-    return FrozenTrial(
-        number=number,
-        state=TrialState(state),
-        params=loads(params),
-        value=value,
-        intermediate_values={int(k): float(v) for k, v in loads(inter).items()},
-        user_attrs=loads(uattrs),
-        system_attrs=loads(sattrs),
-        datetime_start=_dt(start),
-        datetime_complete=_dt(complete),
-    )
-
-
 @dataclass
 class _Cache:
     """What this process has read of one study: trials by number, up to change ``seq``."""
 
     study_id: int
+    ref: StudyRef
     seq: int = -1
     trials: list[FrozenTrial] = field(default_factory=list)
 
@@ -141,14 +126,26 @@ class SQLiteStorage(Storage):
         self.read_only = bool(read_only)
         if self.read_only and self.path == ":memory:":
             raise StorageError("an in-memory SQLite database cannot be opened read-only")
+        self._location = URL_PREFIX + (os.path.realpath(self.path) if self.path != ":memory:"
+                                       else f":memory:#{uuid.uuid4().hex[:12]}")
+        # why writes are refused: asked for, or found (a file this user may only read)
+        self._read_only_why = "opened read-only" if self.read_only else ""
         self._init_process()
         self._caches: dict[str, _Cache] = {}
         check_file(self.path, must_exist or self.read_only)
+        if not self.read_only and os.path.exists(self.path) and \
+                not os.access(self.path, os.W_OK):
+            self._fall_back_to_read_only("read-only for this user (no permission to write "
+                                         "the file)")
         self._connection()  # open now, so a bad file fails at construction
 
     @property
     def url(self) -> str:
         return URL_PREFIX + self.path
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.url!r}{', read_only=True' if self.read_only else ''})"
@@ -168,11 +165,15 @@ class SQLiteStorage(Storage):
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "timeout": self.timeout, "durable": self.durable,
-                "read_only": self.read_only}
+                "read_only": self.read_only, "location": self._location,
+                "read_only_why": self._read_only_why}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self.timeout, self.durable = state["path"], state["timeout"], state["durable"]
         self.read_only = state.get("read_only", False)
+        self._location = state.get("location") or URL_PREFIX + os.path.realpath(self.path)
+        self._read_only_why = state.get("read_only_why") or (
+            "opened read-only" if self.read_only else "")
         self._init_process()
         self._caches = {}
 
@@ -182,8 +183,23 @@ class SQLiteStorage(Storage):
         if self._conn is None:
             with self._lock:
                 if self._conn is None:
-                    self._conn = open_database(self.path, self.timeout, self.read_only)
+                    try:
+                        self._conn = open_database(self.path, self.timeout, self.read_only)
+                    except ReadOnlyFileError:  # still readable: open it for reading
+                        self._fall_back_to_read_only(
+                            "read-only for this user (no permission to write the file or "
+                            "its folder)")
+                        self._conn = open_database(self.path, self.timeout, True)
         return self._conn
+
+    def _fall_back_to_read_only(self, why: str) -> None:
+        logger.info("storage %s is %s: opened for reading only", self.url, why)
+        self.read_only = True
+        self._read_only_why = why
+
+    def _refuse_write(self) -> StorageError:
+        return StorageError(f"storage {self.url} is {self._read_only_why}: it cannot be "
+                            f"written")
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -198,9 +214,9 @@ class SQLiteStorage(Storage):
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; synced to disk if ``durable``."""
+        conn = self._connection()  # first: opening may find the file read-only
         if self.read_only:
-            raise StorageError(f"storage {self.url} is opened read-only: it cannot be written")
-        conn = self._connection()
+            raise self._refuse_write()
         sync = "FULL" if durable and self.durable else "NORMAL"
         with self._lock:
             try:
@@ -209,6 +225,9 @@ class SQLiteStorage(Storage):
                     self._synchronous = sync
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
+                if is_read_only_error(e):
+                    self._read_only_why = f"read-only for this user ({e})"
+                    raise self._refuse_write() from None
                 raise StorageError(
                     f"storage {self.path!r} stayed busy for {self.timeout:g}s: {e}"
                 ) from None
@@ -218,6 +237,9 @@ class SQLiteStorage(Storage):
             except BaseException as e:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error) and is_read_only_error(e):
+                    self._read_only_why = f"read-only for this user ({e})"
+                    raise self._refuse_write() from None
                 if isinstance(e, sqlite3.Error):
                     raise StorageError(f"storage {self.path!r}: {e}") from None
                 raise
@@ -229,7 +251,7 @@ class SQLiteStorage(Storage):
         row = conn.execute("SELECT study_id FROM studies WHERE name=?", (name,)).fetchone()
         if row is None:
             raise UnknownTrialError(f"no study named {name!r} in {self.url}")
-        self._caches[name] = _Cache(study_id=row[0])
+        self._caches[name] = _Cache(study_id=row[0], ref=self.study_ref(name))
         return row[0]
 
     @staticmethod
@@ -249,7 +271,7 @@ class SQLiteStorage(Storage):
             n = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (sid,)).fetchone()
             raise UnknownTrialError(
                 f"study {name!r} has no trial number {number!r} (it has {n[0]} trials)")
-        return _trial(row)
+        return decode_trial(row, self._caches[name].ref)
 
     def _running(self, conn: sqlite3.Connection, name: str, sid: int, number: int
                  ) -> FrozenTrial:
@@ -259,15 +281,16 @@ class SQLiteStorage(Storage):
                 f"trial {number} of study {name!r} is {t.state.value}, not RUNNING")
         return t
 
-    def _insert(self, conn: sqlite3.Connection, sid: int, seq: int, t: FrozenTrial) -> None:
+    def _insert(self, conn: sqlite3.Connection, sid: int, seq: int, t: FrozenTrial,
+                heartbeat: float | None = None) -> None:
         conn.execute(
             "INSERT INTO trials (study_id, number, state, params, value, intermediate_values,"
-            " user_attrs, system_attrs, datetime_start, datetime_complete, seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " user_attrs, system_attrs, datetime_start, datetime_complete, heartbeat, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sid, t.number, t.state.value, dumps(dict(t.params)), t.value,
              dumps({str(k): v for k, v in t.intermediate_values.items()}),
              dumps(dict(t.user_attrs)), dumps(dict(t.system_attrs)),
-             _iso(t.datetime_start), _iso(t.datetime_complete), seq),
+             iso(t.datetime_start), iso(t.datetime_complete), heartbeat, seq),
         )
 
     def _next_number(self, conn: sqlite3.Connection, sid: int) -> int:
@@ -294,8 +317,12 @@ class SQLiteStorage(Storage):
                                (name,)).fetchone()
         if row is None:
             return None
-        return StudyRecord(name=name, space=loads(row[0]), direction=row[1],
-                           settings=loads(row[2]))
+        ref = self.study_ref(name)
+        space, settings = (decode_study_field(ref, f, text)
+                           for f, text in (("space", row[0]), ("settings", row[2])))
+        if not isinstance(row[1], str):
+            raise StorageError(f"{ref}: the row is damaged: direction={row[1]!r}")
+        return StudyRecord(name=name, space=space, direction=row[1], settings=settings)
 
     def list_studies(self) -> list[str]:
         with self._read() as conn:
@@ -309,6 +336,8 @@ class SQLiteStorage(Storage):
         params: Mapping[str, Any] | None = None,
         value: float | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        *,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
         # A reservation (RUNNING, no params) is ask bookkeeping; anything else is a record.
         with self._write(durable=state is not TrialState.RUNNING or bool(params)) as conn:
@@ -318,18 +347,21 @@ class SQLiteStorage(Storage):
                 number=self._next_number(conn, sid), state=state, params=dict(params or {}),
                 value=value, system_attrs=loads(dumps(dict(system_attrs or {}))),
                 datetime_start=now, datetime_complete=now if state.is_finished else None,
+                study_ref=self._caches[name].ref,
             )
-            self._insert(conn, sid, self._next_seq(conn, sid), t)
+            beat = time.time() if heartbeat and state is TrialState.RUNNING else None
+            self._insert(conn, sid, self._next_seq(conn, sid), t, beat)
         return t
 
     def import_trial(self, name: str, trial: FrozenTrial) -> FrozenTrial:
+        trial = self._importable(name, trial)
         with self._write() as conn:
             sid = self._study_id(conn, name)
             number = self._next_number(conn, sid)
             self._insert(conn, sid, self._next_seq(conn, sid), replace(trial, number=number))
             return self._row(conn, name, sid, number)
 
-    def pop_waiting_trial(self, name: str) -> FrozenTrial | None:
+    def pop_waiting_trial(self, name: str, *, heartbeat: bool = False) -> FrozenTrial | None:
         query = ("SELECT number FROM trials WHERE study_id=? AND state='WAITING' "
                  "ORDER BY number LIMIT 1")
         with self._read() as conn:  # most asks find none: skip the write lock then
@@ -343,24 +375,47 @@ class SQLiteStorage(Storage):
             t = replace(self._row(conn, name, sid, row[0]), state=TrialState.RUNNING,
                         datetime_start=datetime.now())
             conn.execute(
-                "UPDATE trials SET state='RUNNING', datetime_start=?, seq=? "
+                "UPDATE trials SET state='RUNNING', datetime_start=?, heartbeat=?, seq=? "
                 "WHERE study_id=? AND number=?",
-                (_iso(t.datetime_start), self._next_seq(conn, sid), sid, t.number))
+                (iso(t.datetime_start), time.time() if heartbeat else None,
+                 self._next_seq(conn, sid), sid, t.number))
             return t
 
     def set_trial_params(
         self, name: str, number: int, params: Mapping[str, Any],
-        system_attrs: Mapping[str, Any] | None = None,
-    ) -> FrozenTrial:
+        system_attrs: Mapping[str, Any] | None = None, *, unseen: Unseen | None = None,
+    ) -> FrozenTrial | None:
         with self._write(durable=False) as conn:
             sid = self._study_id(conn, name)
             t = self._running(conn, name, sid, number)
             attrs = {**t.system_attrs, **loads(dumps(dict(system_attrs or {})))}
             p = dumps(dict(params))
+            if unseen is not None and self._taken(conn, sid, number, loads(p), unseen):
+                return None
             conn.execute(
                 "UPDATE trials SET params=?, system_attrs=?, seq=? WHERE study_id=? AND number=?",
                 (p, dumps(attrs), self._next_seq(conn, sid), sid, number))
             return replace(t, params=loads(p), system_attrs=attrs)
+
+    @staticmethod
+    def _taken(conn: sqlite3.Connection, sid: int, number: int, params: Any,
+               unseen: Unseen) -> bool:
+        """Whether a trial in ``unseen`` (not ``number``) holds ``params`` already.
+
+        WAITING trials do not count: samplers are shown them and do not avoid them.
+        """
+        marks = ",".join("?" * len(unseen.numbers))
+        rows = conn.execute(
+            f"SELECT params FROM trials WHERE study_id=? AND number!=? AND params!='{{}}' "
+            f"AND state!='WAITING' AND (number>=? OR number IN ({marks}))",
+            (sid, number, unseen.from_number, *unseen.numbers)).fetchall()
+        for (text,) in rows:
+            try:
+                if loads(text) == params:
+                    return True
+            except (TypeError, ValueError, RecursionError):
+                continue  # a damaged row: reading it says so; it holds no configuration
+        return False
 
     def finish_trial(
         self, name: str, number: int, state: TrialState, value: float | None,
@@ -380,7 +435,7 @@ class SQLiteStorage(Storage):
         conn.execute(
             "UPDATE trials SET state=?, value=?, system_attrs=?, datetime_complete=?, "
             "heartbeat=NULL, seq=? WHERE study_id=? AND number=?",
-            (state.value, new.value, dumps(attrs), _iso(new.datetime_complete),
+            (state.value, new.value, dumps(attrs), iso(new.datetime_complete),
              self._next_seq(conn, sid), sid, number))
         return new
 
@@ -449,12 +504,15 @@ class SQLiteStorage(Storage):
                 return cache.trials
             trials = list(cache.trials)
             for row in rows:
-                t = _trial(row[1:])
+                t = decode_trial(row[1:], cache.ref)
                 if t.number < len(trials):
                     trials[t.number] = t
-                else:
-                    assert t.number == len(trials), "trial numbers are gap-free"
+                elif t.number == len(trials):
                     trials.append(t)
+                else:  # numbers are gap-free: a row was deleted or renumbered by hand
+                    raise StorageError(
+                        f"{cache.ref}: the rows are damaged: trial {len(trials)} is missing "
+                        f"(number: the next row is trial {t.number})")
             cache.trials = trials
             cache.seq = max(cache.seq, max(r[0] for r in rows))
             return trials
