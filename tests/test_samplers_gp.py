@@ -242,3 +242,40 @@ def test_settings_are_bounded_wherever_they_come_from(setting, value, named):
     if setting != "n_raw_samples":
         with pytest.raises(bt.InvalidValueError, match=re.escape(named)):
             GPSampler(**{setting: value})
+
+
+def _staircase(p) -> float:
+    # plateaus of equal values (ties) everywhere; the lowest step is the cell [0, 1/3)^2
+    return float(np.floor(3 * p["x"]) + np.floor(3 * p["y"]))
+
+
+def test_plateaus_and_ties_do_not_stall_the_search():
+    space = bt.Space({"x": bt.Float(0.0, 0.999), "y": bt.Float(0.0, 0.999)})
+    s = bt.Study(space, sampler=GPSampler(seed=2, n_startup_trials=5))
+    s.enqueue({"x": 0.9, "y": 0.9})  # start on the worst plateau
+    for _ in range(30):
+        t = s.ask()
+        s.tell(t, _staircase(t.params))
+    X = space.encode_many([t.params for t in s.trials])
+    gaps = [np.linalg.norm(X[i] - X[:i], axis=1).min() for i in range(1, len(X))]
+    assert min(gaps) > 1e-6  # never the same point twice, even among ties
+    assert s.best_value == 0.0  # walked down the steps to the lowest plateau
+    cells = {(int(3 * t.params["x"]), int(3 * t.params["y"])) for t in s.trials}
+    assert len(cells) >= 6  # kept moving across plateaus instead of polishing one
+
+
+def test_integer_proposals_stay_distinct_when_the_optimum_rounds_onto_seen_points():
+    space = bt.Space({"a": bt.Int(0, 20), "b": bt.Int(0, 20)})
+    s = bt.Study(space, sampler=GPSampler(seed=3, n_startup_trials=5))
+    bowl = lambda p: (p["a"] - 10.4) ** 2 + (p["b"] - 7.6) ** 2  # noqa: E731
+    for _ in range(20):
+        t = s.ask()
+        s.tell(t, bowl(t.params))
+    pending = [s.ask() for _ in range(3)]  # concurrent workers near the rounded optimum
+    for _ in range(5):
+        t = s.ask()
+        s.tell(t, bowl(t.params))
+    configs = [(t.params["a"], t.params["b"]) for t in s.trials]
+    assert len(configs) == len(set(configs))  # completed and pending: all distinct
+    assert all(isinstance(t.params["a"], int) for t in pending)
+    assert s.best_params == {"a": 10, "b": 8}
